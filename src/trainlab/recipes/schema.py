@@ -1,0 +1,117 @@
+"""The typed, validated configuration of a training run.
+
+One pydantic model per section; every section forbids unknown keys, so a typo is an error
+that names the key instead of a silently ignored setting. `load_config` turns a recipe,
+a YAML file and `--set key=value` overrides into one validated `Config`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the data comes from and how it is split and batched."""
+
+    source: str = Field(
+        "digits", description="an embedded dataset name ('digits') or a path (.npz, .csv, folder)"
+    )
+    target: str | None = Field(None, description="CSV: the column to predict")
+    task: Literal["auto", "classification", "regression"] = "auto"
+    split: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="train/val/test fractions when the data has no splits"
+    )
+    image_size: int = Field(32, gt=0, description="image folders: images are resized to this")
+    batch_size: int = Field(64, gt=0)
+    eval_batch_size: int = Field(512, gt=0)
+    normalize: bool = Field(True, description="standardize inputs with train-split statistics")
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f < 0 for f in v) or v[0] <= 0:
+            raise ValueError("fractions must be >= 0 with a positive train fraction")
+        if not math.isclose(sum(v), 1.0, abs_tol=1e-6):
+            raise ValueError(f"fractions must sum to 1 (they sum to {sum(v):g})")
+        return v
+
+
+class ModelConfig(_Section):
+    name: str = Field("cnn", description="a registered model name (trainlab models)")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments for the model constructor"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from trainlab.models import list_models
+
+        if v not in list_models():
+            raise ValueError("unknown model; expected one of " + ", ".join(list_models()))
+        return v
+
+
+class OptimConfig(_Section):
+    name: Literal["sgd", "adamw"] = "adamw"
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd only")
+    nesterov: bool = Field(False, description="sgd only")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adamw only")
+    eps: float = Field(1e-8, gt=0, description="adamw only")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError("each beta must be in [0, 1)")
+        return v
+
+
+class SchedConfig(_Section):
+    name: Literal["constant", "cosine"] = "cosine"
+    warmup_epochs: float = Field(1.0, ge=0, description="linear warmup length in epochs")
+    warmup_steps: int | None = Field(None, ge=0, description="overrides warmup_epochs")
+    min_factor: float = Field(0.0, ge=0, le=1, description="cosine: final lr / base lr")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(30, ge=1)
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    deterministic: bool = Field(True, description="use deterministic algorithms")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+class CheckpointConfig(_Section):
+    every_steps: int = Field(
+        0, ge=0, description="also checkpoint every N optimizer steps inside an epoch (0: off)"
+    )
+
+
+class Config(_Section):
+    """A full, resolved training configuration (what `config.yaml` in a run holds)."""
+
+    name: str | None = Field(None, description="run name; default: a timestamp")
+    runs_dir: str = Field("runs", description="parent folder of run directories")
+    seed: int = Field(0, ge=0)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    sched: SchedConfig = Field(default_factory=SchedConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
