@@ -11,21 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from trainlab.models.mlp import activation
+from trainlab.models.layers import conv_norm_act
 from trainlab.models.registry import register_model
-
-
-def conv_norm_act(
-    in_ch: int, out_ch: int, *, dims: int = 2, kernel_size: int = 3, act: str = "relu"
-) -> nn.Sequential:
-    """`Conv (no bias) -> BatchNorm -> act`, 'same' padding; `dims` is 1 or 2."""
-    conv = nn.Conv2d if dims == 2 else nn.Conv1d
-    norm = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
-    return nn.Sequential(
-        conv(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=False),
-        norm(out_ch),
-        activation(act),
-    )
 
 
 class CNN(nn.Module):

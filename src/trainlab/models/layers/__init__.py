@@ -1,0 +1,54 @@
+"""Building blocks for `trainlab.models` (notes F0:69-279, F3:1623-2148)."""
+
+from trainlab.models.layers.attention import (
+    LayerScale,
+    MultiHeadSelfAttention,
+    TransformerBlock,
+    attention,
+)
+from trainlab.models.layers.blocks import BasicBlock, Bottleneck, ConvNeXtBlock, downsample_shortcut
+from trainlab.models.layers.conv import (
+    ConvNormAct,
+    DepthwiseSeparableConv,
+    conv_nd,
+    conv_norm_act,
+    conv_params,
+    depthwise_conv,
+    grouped_conv,
+    make_act,
+    make_norm,
+)
+from trainlab.models.layers.drop import DropPath, drop_path, drop_path_rates, split_by_stage
+from trainlab.models.layers.mlp import Mlp
+from trainlab.models.layers.norm import LayerNorm2d, layer_norm_2d
+from trainlab.models.layers.stem import PatchEmbed, adapt_stride, patchify
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "ConvNeXtBlock",
+    "ConvNormAct",
+    "DepthwiseSeparableConv",
+    "DropPath",
+    "LayerNorm2d",
+    "LayerScale",
+    "Mlp",
+    "MultiHeadSelfAttention",
+    "PatchEmbed",
+    "TransformerBlock",
+    "adapt_stride",
+    "attention",
+    "conv_nd",
+    "conv_norm_act",
+    "conv_params",
+    "depthwise_conv",
+    "downsample_shortcut",
+    "drop_path",
+    "drop_path_rates",
+    "grouped_conv",
+    "layer_norm_2d",
+    "make_act",
+    "make_norm",
+    "patchify",
+    "split_by_stage",
+]
