@@ -236,3 +236,12 @@ def test_patch_embed_is_patchify_then_linear() -> None:
 )  # fmt: skip
 def test_adapt_stride(size: int, standard: int, min_out: int, expected: int) -> None:
     assert adapt_stride(size, standard, min_out) == expected
+
+
+def test_pointwise_linear_equals_1x1_conv() -> None:
+    from trainlab.models.layers import PointwiseLinear
+
+    pw = PointwiseLinear(6, 10)
+    x = torch.randn(2, 6, 3, 4)
+    ref = F.conv2d(x, pw.weight, pw.bias)
+    torch.testing.assert_close(pw(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), ref)

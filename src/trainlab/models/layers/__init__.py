@@ -19,7 +19,7 @@ from trainlab.models.layers.conv import (
     make_norm,
 )
 from trainlab.models.layers.drop import DropPath, drop_path, drop_path_rates, split_by_stage
-from trainlab.models.layers.mlp import Mlp
+from trainlab.models.layers.mlp import Mlp, PointwiseLinear
 from trainlab.models.layers.norm import LayerNorm2d, layer_norm_2d
 from trainlab.models.layers.stem import PatchEmbed, adapt_stride, patchify
 
@@ -35,6 +35,7 @@ __all__ = [
     "Mlp",
     "MultiHeadSelfAttention",
     "PatchEmbed",
+    "PointwiseLinear",
     "TransformerBlock",
     "adapt_stride",
     "attention",

@@ -20,7 +20,6 @@ from torch import Tensor, nn
 from trainlab.models.layers.conv import conv_nd, make_act, make_norm
 from trainlab.models.layers.drop import DropPath
 from trainlab.models.layers.mlp import Mlp
-from trainlab.models.layers.norm import LayerNorm2d
 
 
 def _drop_path(p: float) -> nn.Module:
@@ -126,10 +125,10 @@ class Bottleneck(nn.Module):
 class ConvNeXtBlock(nn.Module):
     """dw 7x7 -> LayerNorm -> Linear(C, 4C) -> GELU -> Linear(4C, C) -> layer scale -> drop path.
 
-    `conv_mlp=False` runs the norm and MLP channels-last with `nn.Linear` (ConvNeXt-T/S/B in
-    timm); `conv_mlp=True` keeps `(B, C, H, W)` and uses 1x1 convolutions and `LayerNorm2d`
-    (timm's atto/femto/pico/nano). Both compute the same function; the weight shapes differ
-    (`(4C, C)` vs `(4C, C, 1, 1)`), which is why the choice follows timm per model.
+    The norm and MLP run channels-last, `(B, H, W, C)`, where both are plain row-wise ops.
+    `conv_mlp` only chooses how the MLP weights are stored: `(4C, C)` as `nn.Linear`
+    (timm's ConvNeXt-T/S/B) or `(4C, C, 1, 1)` as 1x1-conv kernels (timm's
+    atto/femto/pico/nano, `conv_mlp=True`), so checkpoints of either layout load.
     """
 
     def __init__(
@@ -143,9 +142,8 @@ class ConvNeXtBlock(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
-        self.conv_mlp = conv_mlp
         self.conv_dw = conv_nd(dim, dim, kernel_size, groups=dim, bias=True)
-        self.norm: nn.Module = LayerNorm2d(dim) if conv_mlp else nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)  # over C of (B, H, W, C)
         self.mlp = Mlp(dim, int(mlp_ratio * dim), use_conv=conv_mlp)
         self.gamma = (
             nn.Parameter(torch.full((dim,), float(ls_init_value)))
@@ -157,10 +155,7 @@ class ConvNeXtBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, C, H, W)
         shortcut = x
         x = self.conv_dw(x)
-        if self.conv_mlp:
-            x = self.mlp(self.norm(x))
-        else:
-            x = self.mlp(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)  # via (B, H, W, C)
+        x = self.mlp(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)  # via (B, H, W, C)
         if self.gamma is not None:
             x = x * self.gamma.view(1, -1, 1, 1)
         return self.drop_path(x) + shortcut
