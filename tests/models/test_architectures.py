@@ -250,3 +250,8 @@ def test_mlp_and_cnn_accept_any_input_shape() -> None:
             2,
             4,
         )
+
+
+def test_cnn1d_reads_vectors_as_one_channel_signals() -> None:
+    m = create_model("cnn1d", num_classes=3, in_shape=(20,))
+    assert m(torch.randn(2, 20)).shape == (2, 3)

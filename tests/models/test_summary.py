@@ -67,3 +67,14 @@ def test_parse_shape() -> None:
             parse_shape(bad)
     with pytest.raises(ValueError, match="depth"):
         summarize(create_model("mlp", num_classes=2, in_shape=(4,)), (4,), depth=0)
+
+
+def test_describe_model_on_meta_for_the_cli() -> None:
+    from trainlab.models import describe_model
+
+    s = describe_model("convnext_tiny", "3x224x224", depth=2)
+    assert s.total_params == 28_589_128
+    assert abs(s.macs - 4.5e9) / 4.5e9 < 0.02
+    assert "stages.2" in s.table()
+    small = describe_model("resnet18", "3x32x32", num_classes=10)
+    assert small.total_params == 11_689_512 - 1000 * 513 + 10 * 513

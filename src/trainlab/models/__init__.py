@@ -16,7 +16,13 @@ from trainlab.models.cnn1d import CNN1d
 from trainlab.models.convnext import ConvNeXt
 from trainlab.models.registry import create_model, list_models, register_model
 from trainlab.models.resnet import ResNet
-from trainlab.models.summary import ModelSummary, count_params, parse_shape, summarize
+from trainlab.models.summary import (
+    ModelSummary,
+    count_params,
+    describe_model,
+    parse_shape,
+    summarize,
+)
 from trainlab.models.vit import VisionTransformer, resample_pos_embed
 from trainlab.models.weights import WeightsMismatchError, load_pretrained
 
@@ -29,6 +35,7 @@ __all__ = [
     "WeightsMismatchError",
     "count_params",
     "create_model",
+    "describe_model",
     "list_models",
     "load_pretrained",
     "parse_shape",

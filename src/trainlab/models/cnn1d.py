@@ -59,7 +59,9 @@ class CNN1d(nn.Module):
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, L) -> (B, classes)
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, L) or (B, L) -> (B, classes)
+        if x.ndim == 2:
+            x = x.unsqueeze(1)  # one-channel signal
         return self.head(self.drop(self.pool(self.stages(self.stem(x)))))
 
 
@@ -72,8 +74,13 @@ def cnn1d(
     blocks_per_stage: int = 1,
     **kwargs: object,
 ) -> CNN1d:
-    """Residual 1-D CNN for signals `(C, L)`; kwargs stem_kernel, drop_rate, drop_path_rate."""
+    """Residual 1-D CNN for signals `(C, L)` (or `(L,)`, read as one channel).
+
+    kwargs: stem_kernel, drop_rate, drop_path_rate.
+    """
     shape = tuple(int(s) for s in in_shape)
+    if len(shape) == 1:
+        shape = (1, *shape)
     if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"cnn1d needs signals in_shape=(C, L), got {shape}")
+        raise ValueError(f"cnn1d needs signals in_shape=(C, L) or (L,), got {tuple(in_shape)}")
     return CNN1d(shape[0], shape[1], num_classes, widths, blocks_per_stage, **kwargs)  # type: ignore[arg-type]

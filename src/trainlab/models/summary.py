@@ -196,6 +196,23 @@ def summarize(
     )
 
 
+def describe_model(
+    name: str, input_shape: str | Sequence[int] = "3x224x224", *, num_classes: int = 1000,
+    depth: int | None = None, **model_kwargs: object,
+) -> ModelSummary:  # fmt: skip
+    """Summary of registered model `name` built for `input_shape` on the meta device.
+
+    Nothing is allocated or computed, so even convnext_base at 224x224 takes well under a
+    second; `trainlab models show NAME --input 3x224x224` prints `.table()` of this.
+    """
+    from trainlab.models.registry import create_model
+
+    shape = parse_shape(input_shape)
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, in_shape=shape, **model_kwargs)
+    return summarize(model, shape, depth=depth, name=name)
+
+
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (shared tensors counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
