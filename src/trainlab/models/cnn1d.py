@@ -11,6 +11,7 @@ The same basic residual block as ResNet-18, with 1-D convolutions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -72,7 +73,7 @@ def cnn1d(
     in_shape: Sequence[int],
     widths: Sequence[int] = (32, 64, 128),
     blocks_per_stage: int = 1,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> CNN1d:
     """Residual 1-D CNN for signals `(C, L)` (or `(L,)`, read as one channel).
 
@@ -83,4 +84,4 @@ def cnn1d(
         shape = (1, *shape)
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f"cnn1d needs signals in_shape=(C, L) or (L,), got {tuple(in_shape)}")
-    return CNN1d(shape[0], shape[1], num_classes, widths, blocks_per_stage, **kwargs)  # type: ignore[arg-type]
+    return CNN1d(shape[0], shape[1], num_classes, widths, blocks_per_stage, **kwargs)

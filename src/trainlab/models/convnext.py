@@ -20,6 +20,7 @@ Small inputs: the stem's patch size (4, 2 or 1) is the largest leaving >= 16 pix
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -145,7 +146,7 @@ def _convnext(
     num_classes: int,
     in_shape: Sequence[int],
     patch_size: int | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> ConvNeXt:
     c, h, w = image_shape(name, in_shape, min_side=8)
     depths, dims, conv_mlp = _VARIANTS[name]
@@ -159,11 +160,11 @@ def _convnext(
     kwargs.setdefault("conv_mlp", conv_mlp)
     return ConvNeXt(
         depths, dims, num_classes=num_classes, in_chans=c, patch_size=patch_size, **kwargs
-    )  # type: ignore[arg-type]
+    )
 
 
 def _make(name: str):  # one tiny registered entry function per variant
-    def fn(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ConvNeXt:
+    def fn(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ConvNeXt:
         return _convnext(name, num_classes=num_classes, in_shape=in_shape, **kwargs)
 
     depths, dims, conv_mlp = _VARIANTS[name]

@@ -17,6 +17,7 @@ layer1 (`stem_stride=None`); 224 -> 4, 64 -> 4, 32 -> 2, 8..16 -> 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -56,6 +57,7 @@ class ResNet(nn.Module):
 
         dpr = iter(drop_path_rates(drop_path_rate, layers, drop_path_rule))
         in_ch = 64
+        stages: list[nn.Sequential] = []
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers, strict=True)):
             blocks = []
             for j in range(n):
@@ -73,7 +75,8 @@ class ResNet(nn.Module):
                     blk = BasicBlock(in_ch, planes, stride, groups=cardinality, drop_path=next(dpr))
                 blocks.append(blk)
                 in_ch = planes * block.expansion
-            self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = in_ch
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
@@ -111,14 +114,14 @@ def _resnet(
     num_classes: int,
     in_shape: Sequence[int],
     stem_stride: int | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> ResNet:
     c, h, w = image_shape(name, in_shape)
     if stem_stride is None:
         stem_stride = adapt_stride(min(h, w), 4, min_out=16)
     return ResNet(
         block, layers, num_classes=num_classes, in_chans=c, stem_stride=stem_stride, **kwargs
-    )  # type: ignore[arg-type]
+    )
 
 
 _DOC = """{arch}: `create_model("{name}", num_classes=..., in_shape=(C, H, W), drop_path_rate=...,
@@ -126,35 +129,35 @@ _DOC = """{arch}: `create_model("{name}", num_classes=..., in_shape=(C, H, W), d
 
 
 @register_model
-def resnet18(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ResNet:
+def resnet18(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
     return _resnet(
         "resnet18", BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
 
 
 @register_model
-def resnet34(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ResNet:
+def resnet34(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
     return _resnet(
         "resnet34", BasicBlock, (3, 4, 6, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
 
 
 @register_model
-def resnet50(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ResNet:
+def resnet50(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
     return _resnet(
         "resnet50", Bottleneck, (3, 4, 6, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
 
 
 @register_model
-def resnet101(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ResNet:
+def resnet101(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
     return _resnet(
         "resnet101", Bottleneck, (3, 4, 23, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
 
 
 @register_model
-def resnext50_32x4d(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> ResNet:
+def resnext50_32x4d(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
     return _resnet(
         "resnext50_32x4d",
         Bottleneck,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ class _OpRecorder(TorchDispatchMode):
         super().__init__()
         self.ops: set = set()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.add(func._overloadpacket)
         return func(*args, **(kwargs or {}))
 
@@ -198,7 +199,7 @@ def summarize(
 
 def describe_model(
     name: str, input_shape: str | Sequence[int] = "3x224x224", *, num_classes: int = 1000,
-    depth: int | None = None, **model_kwargs: object,
+    depth: int | None = None, **model_kwargs: Any,
 ) -> ModelSummary:  # fmt: skip
     """Summary of registered model `name` built for `input_shape` on the meta device.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +119,7 @@ def _vit(
     in_shape: Sequence[int],
     patch_size: int | None = None,
     depth: int = 12,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> VisionTransformer:
     c, h, w = image_shape(name, in_shape)
     if patch_size is None:
@@ -132,16 +133,16 @@ def _vit(
         depth=depth,
         num_heads=heads,
         **kwargs,
-    )  # type: ignore[arg-type]
+    )
 
 
 @register_model
-def vit_tiny(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> VisionTransformer:
+def vit_tiny(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> VisionTransformer:
     """ViT-Ti/16: D=192, 12 blocks, 3 heads (DeiT-Ti). kwargs: patch_size, drop_path_rate, ..."""
     return _vit("vit_tiny", 192, 3, num_classes=num_classes, in_shape=in_shape, **kwargs)
 
 
 @register_model
-def vit_small(*, num_classes: int, in_shape: Sequence[int], **kwargs: object) -> VisionTransformer:
+def vit_small(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> VisionTransformer:
     """ViT-S/16: D=384, 12 blocks, 6 heads. kwargs: patch_size, drop_path_rate, ..."""
     return _vit("vit_small", 384, 6, num_classes=num_classes, in_shape=in_shape, **kwargs)

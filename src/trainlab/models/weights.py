@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -88,7 +89,9 @@ def load_pretrained(
     ):
         from trainlab.models.vit import resample_pos_embed
 
-        state["pos_embed"] = resample_pos_embed(state["pos_embed"], model.grid_size)
+        state["pos_embed"] = resample_pos_embed(
+            state["pos_embed"], cast(Sequence[int], model.grid_size)
+        )
     missing = sorted(
         k for k in own if k not in state and not any(fnmatch.fnmatch(k, p) for p in exclude)
     )

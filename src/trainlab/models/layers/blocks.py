@@ -13,6 +13,7 @@ an inverted bottleneck (4x) with a depthwise 7x7 and layer scale `gamma` (init 1
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -65,7 +66,7 @@ class BasicBlock(nn.Module):
 
     def zero_init_last(self) -> None:
         """Start as the identity: the last BN's scale is zero (Goyal et al. 2017)."""
-        nn.init.zeros_(self.bn2.weight)
+        nn.init.zeros_(cast(Tensor, self.bn2.weight))
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -112,7 +113,7 @@ class Bottleneck(nn.Module):
 
     def zero_init_last(self) -> None:
         """Start as the identity: the last BN's scale is zero (Goyal et al. 2017)."""
-        nn.init.zeros_(self.bn3.weight)
+        nn.init.zeros_(cast(Tensor, self.bn3.weight))
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)

@@ -12,6 +12,8 @@ channel) followed by a pointwise 1x1 (channel mixing) (F0:220-279).
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from trainlab.models.layers.norm import LayerNorm2d
@@ -77,18 +79,18 @@ def conv_nd(
 
 
 def grouped_conv(
-    in_ch: int, out_ch: int, kernel_size: int = 3, groups: int = 32, **kw: object
+    in_ch: int, out_ch: int, kernel_size: int = 3, groups: int = 32, **kw: Any
 ) -> nn.Module:
     """Grouped convolution: `groups` parallel convolutions, each over `in_ch / groups` channels.
 
     It is ResNeXt's split-transform-merge with cardinality `groups` (F0:150-182).
     """
-    return conv_nd(in_ch, out_ch, kernel_size, groups=groups, **kw)  # type: ignore[arg-type]
+    return conv_nd(in_ch, out_ch, kernel_size, groups=groups, **kw)
 
 
-def depthwise_conv(channels: int, kernel_size: int = 3, **kw: object) -> nn.Module:
+def depthwise_conv(channels: int, kernel_size: int = 3, **kw: Any) -> nn.Module:
     """Depthwise convolution: one `k x k` filter per channel (groups = channels)."""
-    return conv_nd(channels, channels, kernel_size, groups=channels, **kw)  # type: ignore[arg-type]
+    return conv_nd(channels, channels, kernel_size, groups=channels, **kw)
 
 
 def conv_params(
