@@ -17,14 +17,39 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import types
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from trainlab.models import create_model, parse_shape
+from trainlab.models.layers import ConvNeXtBlock, PointwiseLinear, layer_norm_2d
 
 NUM_CLASSES = 10
+
+
+def _conv_mlp_forward(self: ConvNeXtBlock, x: torch.Tensor) -> torch.Tensor:
+    """timm's `conv_mlp=True` computation on the same weights, the reference for atto..nano:
+    LayerNorm2d and 1x1 convolutions on `(B, C, H, W)` instead of a channels-last linear."""
+    shortcut = x
+    x = self.conv_dw(x)
+    x = layer_norm_2d(x, self.norm.weight, self.norm.bias, self.norm.eps)
+    x = F.conv2d(x, self.mlp.fc1.weight, self.mlp.fc1.bias)
+    x = F.conv2d(self.mlp.act(x), self.mlp.fc2.weight, self.mlp.fc2.bias)
+    if self.gamma is not None:
+        x = x * self.gamma.view(1, -1, 1, 1)
+    return self.drop_path(x) + shortcut
+
+
+def use_conv_mlp_reference(model: torch.nn.Module) -> int:
+    """Switch every conv-layout ConvNeXt block to the 1x1-conv computation; returns how many."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, ConvNeXtBlock) and isinstance(m.mlp.fc1, PointwiseLinear):
+            m.forward = types.MethodType(_conv_mlp_forward, m)  # type: ignore[method-assign]
+            n += 1
+    return n
 
 
 def _sync(device: torch.device) -> None:
@@ -36,13 +61,16 @@ class Case:
     """One model in one memory layout, with its optimizer and a fixed batch."""
 
     def __init__(self, name: str, shape: tuple[int, ...], batch: int, device: torch.device,
-                 channels_last: bool, seed: int = 0) -> None:  # fmt: skip
+                 channels_last: bool, seed: int = 0, reference: bool = False) -> None:  # fmt: skip
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         self.name, self.channels_last, self.device = name, channels_last, device
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.model = create_model(name, num_classes=NUM_CLASSES, in_shape=shape).to(device)
         self.model = self.model.to(memory_format=fmt).train()
+        self.label = name + (" (1x1-conv ref)" if reference else "")
+        if reference and not use_conv_mlp_reference(self.model):
+            raise ValueError(f"{name} has no conv-layout ConvNeXt blocks to compare")
         self.x = torch.randn((batch, *shape), generator=g).to(device).to(memory_format=fmt)
         self.y = torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=True)
@@ -91,40 +119,49 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--reference", default="convnext_atto",
+                    help="models also timed with timm's 1x1-conv MLP computation ('' for none)")  # fmt: skip
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     shape = parse_shape(args.shape)
     names = [n for n in args.models.split(",") if n]
+    refs = [n for n in args.reference.split(",") if n]
 
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
           f"batch {args.batch} x {args.shape}, float32, AdamW(fused), "
           f"median of {args.repeats} x {args.steps} steps")  # fmt: skip
     cases = [Case(n, shape, args.batch, device, cl) for n in names for cl in (False, True)]
-    flops = {c.name: c.flops_per_step() for c in cases if not c.channels_last}
+    cases += [Case(n, shape, args.batch, device, cl, reference=True) for n in refs for cl in (False, True)]  # fmt: skip
+    flops = {c.label: c.flops_per_step() for c in cases if not c.channels_last}
     for c in cases:  # warm-up (allocator, oneDNN primitive caches)
         for _ in range(args.warmup):
             c.step()
-    times: dict[tuple[str, bool], list[float]] = {(c.name, c.channels_last): [] for c in cases}
+    times: dict[tuple[str, bool], list[float]] = {(c.label, c.channels_last): [] for c in cases}
     mm: list[float] = []
     for _ in range(args.repeats):  # interleaved rounds
         mm.append(matmul_seconds(device))
         for c in cases:
-            times[(c.name, c.channels_last)].append(c.time_steps(args.steps))
+            times[(c.label, c.channels_last)].append(c.time_steps(args.steps))
     peak = 2 * 2048**3 / statistics.median(mm)
     print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (median)")
-    hdr = (f"{'model':<14} {'layout':<13} {'ms/step':>8} {'samples/s':>10} {'GFLOP/step':>11} "
+    hdr = (f"{'model':<29} {'layout':<13} {'ms/step':>8} {'samples/s':>10} {'GFLOP/step':>11} "
            f"{'GFLOP/s':>8} {'MFU':>6} {'cl/contig':>9}")  # fmt: skip
     print(hdr)
     print("-" * len(hdr))
-    for n in names:
+    for n in names + [n + " (1x1-conv ref)" for n in refs]:
         base = statistics.median(times[(n, False)])
         for cl in (False, True):
             t = statistics.median(times[(n, cl)])
             rate = flops[n] / t
             ratio = f"{base / t:.2f}x" if cl else ""
-            print(f"{n:<14} {'channels_last' if cl else 'contiguous':<13} {t * 1e3:>8.1f} "
+            print(f"{n:<29} {'channels_last' if cl else 'contiguous':<13} {t * 1e3:>8.1f} "
                   f"{args.batch / t:>10.1f} {flops[n] / 1e9:>11.2f} {rate / 1e9:>8.1f} "
                   f"{rate / peak:>6.1%} {ratio:>9}")  # fmt: skip
+    for n in refs:
+        for cl in (False, True):
+            ours, ref = (statistics.median(times[(k, cl)]) for k in (n, n + " (1x1-conv ref)"))
+            print(f"{n} {'channels_last' if cl else 'contiguous'}: samples/s trainlab / "
+                  f"1x1-conv reference = {ref / ours:.2f}x")  # fmt: skip
     print(
         "cl/contig = speed-up of channels_last (samples/s ratio); MFU = achieved FLOP/s / "
         "matmul FLOP/s; FLOPs = 2 x multiply-adds of forward + backward"
