@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--reference", default="convnext_atto",
                     help="models also timed with timm's 1x1-conv MLP computation ('' for none)")  # fmt: skip
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     shape = parse_shape(args.shape)
     names = [n for n in args.models.split(",") if n]
