@@ -41,8 +41,8 @@ def split_indices(
     for idx in groups:
         counts = _counts(len(idx), fractions)
         if counts[0] < 1:
-            label = y[idx[0]] if len(idx) else "?"
-            name = class_names[int(label)] if class_names is not None else label
+            label = y[idx[0]].item()
+            name = class_names[int(label)] if class_names is not None else str(label)
             what = f"class {name!r}" if stratify else "the dataset"
             pct = "/".join(f"{round(f * 100):g}" for f in fractions)
             raise DataError(

@@ -6,6 +6,7 @@ expected, e.g. `optim.lr = -1: expected a number > 0`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from trainlab.errors import ConfigError
 from trainlab.recipes.schema import Config
+
+_SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -25,6 +28,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
+    if isinstance(value, str) and _SCIENTIFIC.match(value):  # YAML 1.1 reads 3e-3 as text
+        value = float(value)
     return [k.strip() for k in key.split(".")], value
 
 
