@@ -102,7 +102,8 @@ def _console(stderr: bool = False) -> Any:
 def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=title, show_header=False, title_justify="left")
+    console.print(f"[bold]{title}[/]", soft_wrap=True)
+    table = Table(show_header=False)
     for k, v in metrics.items():
         shown = f"{100 * v:.2f}%" if k.endswith("acc") else f"{v:.4f}"
         table.add_row(k, shown)
@@ -135,6 +136,7 @@ def _dataset(config: Any) -> Any:
         seed=config.seed,
         image_size=d.image_size,
         normalize=d.normalize,
+        layout=d.layout,
     )
 
 
@@ -219,7 +221,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         split, where = _dataset(config).test, f"{config.data.source} (test split)"
     else:
         target = args.target or config.data.target
-        split = load_for_eval(args.data, meta, target=target, image_size=config.data.image_size)
+        split = load_for_eval(
+            args.data,
+            meta,
+            target=target,
+            image_size=config.data.image_size,
+            layout=config.data.layout,
+        )
         where = args.data
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]))
     model.load_state_dict(state["model"])

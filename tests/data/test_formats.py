@@ -219,3 +219,13 @@ def test_load_for_eval_reuses_the_runs_statistics(tmp_path: Path) -> None:
     np.savez(tmp_path / "new.npz", x=x[:5], y=np.full(5, 7))
     with pytest.raises(DataError, match=r"labels \['7'\] were not seen"):
         load_for_eval(str(tmp_path / "new.npz"), b.meta())
+
+
+def test_npz_layout_decides_ambiguous_3d_arrays(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(60, 4, 40)), y=np.arange(60) % 2)
+    assert load_dataset(str(tmp_path / "d.npz")).in_shape == (4, 40)  # auto: a signal
+    images = load_dataset(str(tmp_path / "d.npz"), layout="images")
+    assert images.in_shape == (1, 4, 40)
+    with pytest.raises(DataError, match=r"expected \(N, D\)"):
+        load_dataset(str(tmp_path / "d.npz"), layout="vectors")

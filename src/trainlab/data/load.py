@@ -25,7 +25,9 @@ from trainlab.data.targets import as_regression, encode_classes, infer_task
 from trainlab.errors import DataError
 
 
-def read_source(source: str, *, target: str | None = None, image_size: int = 32) -> RawData:
+def read_source(
+    source: str, *, target: str | None = None, image_size: int = 32, layout: str = "auto"
+) -> RawData:
     """Read `source` without splitting: an embedded name, .npz, .csv or an image folder."""
     if source in EMBEDDED:
         return EMBEDDED[source]()
@@ -38,7 +40,7 @@ def read_source(source: str, *, target: str | None = None, image_size: int = 32)
         return load_image_folder(path, image_size)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return load_npz(path)
+        return load_npz(path, layout)
     if suffix == ".csv":
         return load_csv(path, target)
     raise DataError(path, "unsupported file type; expected .npz, .csv or an image folder")
@@ -78,9 +80,10 @@ def load_dataset(
     seed: int = 0,
     image_size: int = 32,
     normalize: bool = True,
+    layout: str = "auto",
 ) -> DataBundle:
     """Read, split (seeded, stratified) and normalize `source` into a `DataBundle`."""
-    raw = read_source(source, target=target, image_size=image_size)
+    raw = read_source(source, target=target, image_size=image_size, layout=layout)
     task = infer_task(raw.y, task if task != "auto" else raw.task)
     for name, (xs, _) in {"x": (raw.x, None), **raw.explicit}.items():
         _check_finite(xs, source, "features" if name == "x" else f"{name} features")
@@ -137,10 +140,11 @@ def load_for_eval(
     *,
     target: str | None = None,
     image_size: int = 32,
+    layout: str = "auto",
 ) -> Split:
     """Every sample of `source`'s `x`/`y`, prepared exactly as a finished run's training data:
     the run's class names, input statistics and target scaling (`DataBundle.meta()`)."""
-    raw = read_source(source, target=target, image_size=image_size)
+    raw = read_source(source, target=target, image_size=image_size, layout=layout)
     _check_finite(raw.x, source, "features")
     if list(raw.x.shape[1:]) != list(meta["in_shape"]):
         raise DataError(

@@ -87,6 +87,7 @@ class Trainer:
         self.best: dict[str, Any] = {"value": None, "loss": None, "epoch": None}
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0  # training wall time over all sessions of this run
+        self.last_lr = self.optimizer.param_groups[0]["lr"]  # lr of the latest update
         self._stop = False
 
     # ----------------------------------------------------------------------- building
@@ -117,6 +118,7 @@ class Trainer:
             opt.zero_grad(set_to_none=True)  # zero the gradients
             loss.backward()  # backward
             opt.step()  # update
+            self.last_lr = opt.param_groups[0]["lr"]
             sched.step()
             metrics.update(out, y, loss)
             self.step += 1
@@ -176,7 +178,7 @@ class Trainer:
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
         self.epoch, self.batch_in_epoch = epoch + 1, 0
-        row = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.get_last_lr()[0]}
+        row = {"epoch": self.epoch, "step": self.step, "lr": float(self.last_lr)}
         row |= {f"train_{k}": v for k, v in train.items()}
         row |= {f"val_{k}": v for k, v in val.items()}
         row["time"] = round(seconds, 4)
