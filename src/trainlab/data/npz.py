@@ -41,8 +41,7 @@ def _pair(
         raise DataError(path, f"'{xk}' is empty")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DataError(path, f"'{xk}' has dtype {x.dtype}; expected real numbers")
-    is_signal = layout == "signals" or (layout == "auto" and _looks_like_signal(x))
-    if x.ndim == 3 and not is_signal:
+    if x.ndim == 3 and not (layout == "signals" or (layout == "auto" and _looks_like_signal(x))):
         x = x[:, None]  # (N, H, W) -> (N, 1, H, W)
     return x.astype(np.float32), y.reshape(-1)
 
