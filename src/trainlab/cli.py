@@ -75,8 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", metavar="PATH", help="evaluate on every sample of this data")
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
 
-    m = sub.add_parser("models", help="list the registered models")
+    m = sub.add_parser(
+        "models",
+        help="list the registered models, or `models show NAME` for parameters and FLOPs",
+        epilog="examples:\n  trainlab models 'resnet*'\n"
+        "  trainlab models show convnext_tiny --input 3x224x224 --depth 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     m.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
+    m.add_argument("name", nargs="?", help="with `show`: the model to summarize")
+    m.add_argument("--input", default="3x224x224", help="`show`: one sample's shape, CxHxW")
+    m.add_argument("--classes", type=int, default=1000, help="`show`: number of classes")
+    m.add_argument("--depth", type=int, help="`show`: aggregate rows to this module depth")
     return p
 
 
@@ -231,7 +241,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from trainlab.models import list_models
+    from trainlab.models import describe_model, list_models
+
+    if args.pattern == "show":
+        if args.name not in list_models():
+            raise ConfigError(
+                f"models show {args.name!r}: unknown model; expected one of "
+                + ", ".join(list_models())
+            )
+        try:
+            summary = describe_model(
+                args.name, args.input, num_classes=args.classes, depth=args.depth
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"models show {args.name} --input {args.input}: {e}") from e
+        print(summary.table())
+        return 0
 
     names = list_models(args.pattern)
     if not names:
