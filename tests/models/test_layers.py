@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from trainlab.models.layers import (
@@ -245,3 +247,13 @@ def test_pointwise_linear_equals_1x1_conv() -> None:
     x = torch.randn(2, 6, 3, 4)
     ref = F.conv2d(x, pw.weight, pw.bias)
     torch.testing.assert_close(pw(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.floats(0.0, 0.95), seed=st.integers(0, 2**31 - 1))
+def test_drop_path_each_sample_is_zero_or_rescaled(p: float, seed: int) -> None:
+    """Property: every sample is either dropped entirely or kept and scaled by 1/(1-p)."""
+    x = torch.randn(16, 3, 2, 2, generator=torch.Generator().manual_seed(seed)) + 5.0
+    y = drop_path(x, p, training=True, generator=torch.Generator().manual_seed(seed))
+    for xi, yi in zip(x, y, strict=True):
+        assert torch.all(yi == 0) or torch.allclose(yi, xi / (1 - p))
