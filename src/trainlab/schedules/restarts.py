@@ -5,7 +5,7 @@ the notes, F4:812-870. Cycle i lasts T_i = t0 * t_mult**i and starts at
 S_i = t0 * (t_mult**i - 1) / (t_mult - 1) (S_i = i * t0 when t_mult = 1). Inside it, with
 T_cur = t - S_i,
 
-    f(t) = m + (peak_decay**i - m) * (1 + cos(pi * T_cur / T_i)) / 2.
+    f(t) = m + (p_i - m) * (1 + cos(pi * T_cur / T_i)) / 2,   p_i = max(peak_decay**i, m).
 
 With peak_decay = 1 this is torch's `CosineAnnealingWarmRestarts(T_0, T_mult, eta_min =
 m * base_lr)`, for integer steps and for fractional epochs alike (`step(epoch + i / n)` in
@@ -73,7 +73,7 @@ def cosine_restarts(
         else:
             i, s_i, t_i = cycle_of(t, t0, t_mult)
             t_cur = t - s_i
-        peak = peak_decay**i
+        peak = max(peak_decay**i, min_factor)  # a decayed peak never sinks below the floor
         return cosine_value(t_cur, t_i, peak, min_factor)
 
     return NamedSchedule(
