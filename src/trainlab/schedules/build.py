@@ -169,7 +169,8 @@ def build_schedule(
         return one_cycle(total_steps=total, **kw)
 
     def ramp(main: Schedule) -> Schedule:
-        return warmup(main, w, kind=warmup_kind or "linear", start_factor=warmup_start_factor)
+        kind: Any = warmup_kind or "linear"  # checked against WARMUP_KINDS above
+        return warmup(main, w, kind=kind, start_factor=warmup_start_factor)
 
     if name == "plateau":
         return ReduceOnPlateau(**kw, base=ramp(constant()))

@@ -108,9 +108,15 @@ def plot_lr(
     if log_scale:
         ax.set_yscale("log")
     if per_epoch:
-        sec = ax.secondary_xaxis(
-            "top", functions=(lambda s: s / per_epoch, lambda e: e * per_epoch)
-        )
+        k = float(per_epoch)
+
+        def to_epoch(x: Any) -> Any:
+            return x / k
+
+        def to_step(x: Any) -> Any:
+            return x * k
+
+        sec = ax.secondary_xaxis("top", functions=(to_epoch, to_step))
         sec.set_xlabel("epoch")
     ax.set_title(title or "learning rate schedule")
     ax.grid(True, alpha=0.3)

@@ -82,6 +82,7 @@ class Scheduler:
             raise TypeError(f"momentum must be a schedule (callable), got {momentum!r}")
         self.optimizer = optimizer
         self.schedules = schedules
+        self._shared = all(s is schedules[0] for s in schedules)
         self.steps_per_epoch = steps_per_epoch
         self.plateau = plateau
         self.momentum = momentum
@@ -108,6 +109,12 @@ class Scheduler:
                 f"the optimizer has {len(groups)} param groups, the scheduler knows "
                 f"{len(self.base_lrs)}; build the Scheduler after adding param groups"
             )
+        if self._shared:  # one schedule for every group: evaluate it once
+            f = self.schedules[0](x)
+            return [
+                base * g.get("lr_scale", 1.0) * f * p
+                for base, g in zip(self.base_lrs, groups, strict=True)
+            ]
         return [
             base * g.get("lr_scale", 1.0) * s(x) * p
             for base, g, s in zip(self.base_lrs, groups, self.schedules, strict=True)
