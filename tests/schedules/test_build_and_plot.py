@@ -91,6 +91,9 @@ def test_plateau_from_kwargs() -> None:
         ({"name": "cosine", "unit": "hour"}, "unit"),
         ({"name": "cosine", "warmup_kind": "cubic"}, "warmup_kind"),
         ({"name": "inverse_sqrt", "warmup_steps": 5, "warmup_kind": "exponential"}, "warmup_kind"),
+        ({"name": "step", "step_size": "10"}, "step_size"),  # wrong type: still a ValueError
+        ({"name": "cosine", "min_factor": None}, "min_factor"),
+        ({"name": None}, "name"),
     ],
 )
 def test_bad_kwargs_name_the_parameter(kwargs: dict, param: str) -> None:

@@ -109,7 +109,41 @@ def build_schedule(
     unit: str = "epoch",
     **params: Any,
 ) -> Schedule:
-    """The lr factor as a function of the optimizer step over the whole run (module doc)."""
+    """The lr factor as a function of the optimizer step over the whole run (module doc).
+
+    A value of the wrong type is reported as ValueError too, so that a config error is
+    always one ValueError naming the parameter.
+    """
+    try:
+        return _build(
+            name,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup_epochs=warmup_epochs,
+            warmup_steps=warmup_steps,
+            warmup_kind=warmup_kind,
+            warmup_start_factor=warmup_start_factor,
+            unit=unit,
+            **params,
+        )
+    except TypeError as exc:
+        raise ValueError(f"schedule {name!r}: {exc}") from exc
+
+
+def _build(
+    name: str,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_epochs: float,
+    warmup_steps: int | None,
+    warmup_kind: str | None,
+    warmup_start_factor: float | None,
+    unit: str,
+    **params: Any,
+) -> Schedule:
+    if not isinstance(name, str):
+        raise ValueError(f"schedule name must be a string, got {name!r}")
     fn, filled, time_params = _lookup(name)
     _int_at_least("epochs", epochs, 1)
     _int_at_least("steps_per_epoch", steps_per_epoch, 1)
