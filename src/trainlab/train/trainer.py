@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
+from trainlab.errors import ConfigError
 from trainlab.losses import build_loss
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
@@ -81,6 +82,13 @@ class Trainer:
         self.optimizer = build_optimizer_from_config(config, self.model)
         self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
         self.train_metrics = self._metrics()
+        if self.scheduler.plateau is not None:
+            names = list(self.train_metrics.compute())
+            if config.sched.monitor not in names:
+                raise ConfigError(
+                    f"sched.monitor = {config.sched.monitor!r}: expected a validation metric "
+                    f"of this task, one of {', '.join(names)}"
+                )
         self.epoch = 0  # epochs completed
         self.batch_in_epoch = 0  # batches of the current epoch already done
         self.step = 0  # optimizer steps done
@@ -175,6 +183,8 @@ class Trainer:
                 "try a lower optim.lr (the last good checkpoint is kept)"
             )
         val = self.evaluate(self.val_split)
+        if self.scheduler.plateau is not None:  # sched.name = plateau: metric-driven lr
+            self.scheduler.observe(val[self.config.sched.monitor])
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
         self.epoch, self.batch_in_epoch = epoch + 1, 0
@@ -255,6 +265,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
+        if self.step:  # the lr of the latest update (logged in the epoch's row)
+            self.last_lr = self.scheduler.lrs_at(self.step - 1)[0]
         self.train_metrics.load_state_dict(state["train_metrics"])
         self.best = dict(state["best"])
         self.history = list(state["history"])
