@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -34,7 +34,7 @@ examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own usage errors: exit 2
+    def error(self, message: str) -> NoReturn:  # argparse's own usage errors: exit 2
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -141,22 +141,6 @@ def _load_run(run_dir: str) -> tuple[Any, Any]:
     return run, config
 
 
-def _dataset(config: Any) -> Any:
-    from trainlab.data import load_dataset
-
-    d = config.data
-    return load_dataset(
-        d.source,
-        target=d.target,
-        task=d.task,
-        split=d.split,
-        seed=config.seed,
-        image_size=d.image_size,
-        normalize=d.normalize,
-        layout=d.layout,
-    )
-
-
 def _fit(trainer: Any, console: Any) -> int:
     from trainlab.train import TrainingDiverged, TrainingInterrupted
 
@@ -181,6 +165,7 @@ def _fit(trainer: Any, console: Any) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from trainlab.recipes import load_config
+    from trainlab.train.build import build_data
 
     config = load_config(args.config, _train_overrides(args))
     if args.print_config:
@@ -189,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from trainlab.train import RunDir, Trainer
     from trainlab.train.progress import ConsoleReporter
 
-    data = _dataset(config)
+    data = build_data(config)
     run = RunDir.create(config.runs_dir, config.name)
     run.write_config(config.model_dump(mode="json"))
     console = _console()
@@ -199,13 +184,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from trainlab.train import Trainer, load_checkpoint
+    from trainlab.train.build import build_data
     from trainlab.train.progress import ConsoleReporter
 
     run, config = _load_run(args.run_dir)
     if not run.last.is_file():
         raise CheckpointError(f"{run.path}: no checkpoint to resume from (checkpoints/last.pt)")
     state = load_checkpoint(run.last)
-    data = _dataset(config)
+    data = build_data(config)
     if list(data.meta()["sizes"]) != list(state["data"]["sizes"]):
         raise CheckpointError(
             f"{config.data.source}: the data changed since the run started "
@@ -227,7 +213,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from trainlab.data import load_for_eval
     from trainlab.losses import build_loss
     from trainlab.train import load_checkpoint
-    from trainlab.train.build import build_model
+    from trainlab.train.build import build_data, build_model
     from trainlab.train.evaluate import evaluate
 
     run, config = _load_run(args.run_dir)
@@ -235,7 +221,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     state = load_checkpoint(path)
     meta = state["data"]
     if args.data is None:
-        split, where = _dataset(config).test, f"{config.data.source} (test split)"
+        split, where = build_data(config).test, f"{config.data.source} (test split)"
     else:
         target = args.target or config.data.target
         split = load_for_eval(

@@ -69,3 +69,19 @@ def test_corrupt_foreign_and_missing_files(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "p.pt")
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "none.pt")
+
+
+def test_a_flipped_bit_is_detected_by_the_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"model": {"w": torch.zeros(100_000)}, "epoch": 3})
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the tensor's bytes: the zip format still reads
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        load_checkpoint(tmp_path / "flipped.pt")
+
+
+def test_checksum_covers_bfloat16_and_scalars(tmp_path: Path) -> None:
+    payload = {"a": torch.tensor(1.5, dtype=torch.bfloat16), "b": [1, (2.5, None)], "c": "x"}
+    save_checkpoint(tmp_path / "c.pt", payload)
+    assert load_checkpoint(tmp_path / "c.pt")["b"] == [1, (2.5, None)]

@@ -9,12 +9,28 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainlab.data import DataBundle, load_dataset
 from trainlab.errors import ConfigError
 from trainlab.models import create_model
 from trainlab.optim import build_optimizer
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Schedule
 from trainlab.schedules import build_schedule as build_schedule_from_kwargs
+
+
+def build_data(config: Config) -> DataBundle:
+    """The config's dataset, split with the run's seed and normalized."""
+    d = config.data
+    return load_dataset(
+        d.source,
+        target=d.target,
+        task=d.task,
+        split=d.split,
+        seed=config.seed,
+        image_size=d.image_size,
+        normalize=d.normalize,
+        layout=d.layout,
+    )
 
 
 def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
