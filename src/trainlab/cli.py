@@ -254,10 +254,15 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
     from trainlab.data import BatchLoader
     from trainlab.recipes import load_config
     from trainlab.schedules import plot_lr
-    from trainlab.train.build import build_model, build_optimizer_from_config, build_schedule
+    from trainlab.train.build import (
+        build_data,
+        build_model,
+        build_optimizer_from_config,
+        build_schedule,
+    )
 
     config = load_config(args.config, _train_overrides(args))
-    data = _dataset(config)
+    data = build_data(config)
     steps_per_epoch = len(BatchLoader(data.train, config.data.batch_size, drop_last=True))
     if steps_per_epoch == 0:
         raise ConfigError(
