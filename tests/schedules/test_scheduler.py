@@ -207,3 +207,16 @@ def test_plateau_with_a_warmup_base() -> None:
     sched.observe(1.0)
     sched.observe(1.0)  # no improvement, patience 0: halve
     assert sched.get_last_lr() == pytest.approx([0.05, 0.01])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensor_lr_is_written_in_place() -> None:
+    p = torch.nn.Parameter(torch.ones(4, device="cuda"))
+    opt = torch.optim.Adam([p], lr=torch.tensor(0.01, device="cuda"), capturable=True)
+    lr = opt.param_groups[0]["lr"]
+    sched = S.Scheduler(opt, S.step(1, 0.5))
+    p.grad = torch.ones_like(p)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] is lr and lr.device.type == "cuda"
+    assert sched.get_last_lr() == [pytest.approx(0.005)]
