@@ -62,7 +62,9 @@ def test_construction_changes_nothing_but_the_lr() -> None:
 
 def test_initial_lr_left_by_a_torch_scheduler_is_the_base() -> None:
     opt = two_groups()
-    L.StepLR(opt, 1, gamma=0.5).step()  # lr halves, initial_lr stays
+    ref = L.StepLR(opt, 1, gamma=0.5)
+    opt.step()
+    ref.step()  # lr halves, initial_lr stays
     sched = S.Scheduler(opt, S.constant())
     assert sched.base_lrs == [0.1, 0.02]
     assert sched.get_last_lr() == [0.1, 0.02]
