@@ -256,6 +256,7 @@ class Trainer:
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
+            "last_lr": float(self.last_lr),
             "rng": rng_state(),
         }
 
@@ -265,8 +266,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
-        if self.step:  # the lr of the latest update (logged in the epoch's row)
-            self.last_lr = self.scheduler.lrs_at(self.step - 1)[0]
+        self.last_lr = float(state["last_lr"])  # the latest update's lr (the epoch row logs it)
         self.train_metrics.load_state_dict(state["train_metrics"])
         self.best = dict(state["best"])
         self.history = list(state["history"])
