@@ -1,14 +1,102 @@
-"""Choose the training loss for a task."""
+"""Choose the training loss for a task.
+
+* ``'classification'``: cross-entropy of logits (N, K). Targets may be class indices (N,)
+  or, when Mixup/CutMix mixed the labels, probabilities (N, K); both go through the same
+  loss. Label smoothing is applied exactly once: by this loss, to hard and mixed targets
+  alike (smoothing is linear, so smoothing a mix equals mixing the smoothed labels),
+  unless ``soft_targets_smoothed=True`` says the mixer already smoothed the soft ones.
+* ``'multilabel'``: binary cross-entropy with logits over (N, C) multi-hot targets, with
+  an optional per-class ``pos_weight``; label smoothing pulls each binary target towards
+  1/2: ``y (1 - e) + e / 2``.
+* ``'regression'``: mean squared error (input and target of the same shape); label
+  smoothing does not apply and is ignored, so one recipe serves both kinds of data.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
+
+from trainlab.losses.classification import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Smoothing,
+    cross_entropy,
+    smoothing_coefficients,
+)
+from trainlab.losses.regression import MSELoss
+
+TASKS = ("classification", "multilabel", "regression")
+
+__all__ = ["TASKS", "MixedTargetCrossEntropy", "MultiLabelLoss", "build_loss"]
 
 
-def build_loss(task: str, *, label_smoothing: float = 0.0) -> nn.Module:
-    """Cross-entropy (with optional label smoothing) for classification, MSE for regression."""
+class MixedTargetCrossEntropy(CrossEntropyLoss):
+    """Cross-entropy for hard or mixed (soft) targets, smoothing each exactly once."""
+
+    def __init__(self, *args: object, soft_targets_smoothed: bool = False, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.soft_targets_smoothed = soft_targets_smoothed
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        presmoothed = self.soft_targets_smoothed and target.is_floating_point()
+        return cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=0.0 if presmoothed else self.label_smoothing,
+            smoothing=self.smoothing,
+            reduction=self.reduction,
+            check_targets=self.check_targets,
+        )
+
+
+class MultiLabelLoss(BCEWithLogitsLoss):
+    """BCE-with-logits over multi-hot targets with binary label smoothing ``y(1-e) + e/2``."""
+
+    def __init__(self, *, label_smoothing: float = 0.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        smoothing_coefficients(label_smoothing, 2, "standard")
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if self.label_smoothing:
+            target = target.to(input.dtype) * (1 - self.label_smoothing) + self.label_smoothing / 2
+        return super().forward(input, target)
+
+
+def build_loss(
+    task: str,
+    *,
+    label_smoothing: float = 0.0,
+    smoothing: Smoothing = "standard",
+    class_weight: Tensor | None = None,
+    pos_weight: Tensor | None = None,
+    ignore_index: int = -100,
+    soft_targets_smoothed: bool = False,
+    check_targets: bool = True,
+) -> nn.Module:
+    """The training loss for ``task`` (see the module docstring).
+
+    ``smoothing`` picks the label-smoothing convention ('standard': e/K off-target, as
+    torch; 'notes': e/(K-1), F4:1369). ``class_weight`` weights classes of the
+    cross-entropy; ``pos_weight`` weights positives of the multi-label BCE.
+    """
     if task == "classification":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        if pos_weight is not None:
+            raise ValueError("pos_weight applies to task='multilabel', not 'classification'")
+        return MixedTargetCrossEntropy(
+            class_weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            smoothing=smoothing,
+            check_targets=check_targets,
+            soft_targets_smoothed=soft_targets_smoothed,
+        )
+    if task == "multilabel":
+        if class_weight is not None:
+            raise ValueError("class_weight applies to task='classification'; use pos_weight")
+        return MultiLabelLoss(label_smoothing=label_smoothing, pos_weight=pos_weight)
     if task == "regression":
-        return nn.MSELoss()
-    raise ValueError(f"unknown task {task!r}; expected 'classification' or 'regression'")
+        return MSELoss()
+    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
