@@ -202,12 +202,13 @@ def _soft_cross_entropy(
     check_same_shape("input", logp, "soft target", target)
     q = as_float(upcast(target), logp)
     if check:
-        sums = q.sum(1)
-        if bool((q < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+        qd = q.detach()
+        sums = qd.sum(1)
+        if bool((qd < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
             raise ValueError(
                 "soft targets must be probabilities over dim 1 (>= 0, summing to 1); got "
                 f"sums in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
-                f"{float(q.min()):.4g}"
+                f"{float(qd.min()):.4g}"
             )
     if a or b != 1.0:
         q = a + b * q
@@ -231,10 +232,11 @@ def binary_cross_entropy(
     check_same_shape("input", input, "target", target)
     p = upcast(input)
     y = as_float(upcast(target), p)
-    if check_targets and p.numel() and (float(p.min()) < 0 or float(p.max()) > 1):
+    pd = p.detach()
+    if check_targets and pd.numel() and (float(pd.min()) < 0 or float(pd.max()) > 1):
         raise ValueError(
-            f"input must be probabilities in [0, 1]; got values in [{float(p.min()):.4g}, "
-            f"{float(p.max()):.4g}] (use binary_cross_entropy_with_logits for logits)"
+            f"input must be probabilities in [0, 1]; got values in [{float(pd.min()):.4g}, "
+            f"{float(pd.max()):.4g}] (use binary_cross_entropy_with_logits for logits)"
         )
     loss = -(y * p.log().clamp_min(-100) + (1 - y) * torch.log1p(-p).clamp_min(-100))
     if weight is not None:

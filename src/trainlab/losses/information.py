@@ -46,6 +46,7 @@ __all__ = [
 
 
 def _check_distribution(name: str, p: Tensor, dim: int) -> None:
+    p = p.detach()
     sums = p.sum(dim)
     if p.numel() and (
         bool((p < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3)

@@ -18,6 +18,7 @@ which silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from trainlab.losses._common import (
@@ -70,7 +71,7 @@ def huber_loss(
     check_positive("delta", delta)
     a = _diff(input, target, reduction).abs()
     # where() evaluates both branches; both are finite for every a, so gradients are too
-    loss = (a < delta).where(0.5 * a.square(), delta * (a - 0.5 * delta))
+    loss = torch.where(a < delta, 0.5 * a.square(), delta * (a - 0.5 * delta))
     return reduce(loss, reduction)
 
 
@@ -82,7 +83,7 @@ def smooth_l1_loss(
     a = _diff(input, target, reduction).abs()
     if beta == 0:
         return reduce(a, reduction)
-    loss = (a < beta).where(0.5 * a.square() / beta, a - 0.5 * beta)
+    loss = torch.where(a < beta, 0.5 * a.square() / beta, a - 0.5 * beta)
     return reduce(loss, reduction)
 
 
