@@ -6,8 +6,8 @@ targets are thresholded at 0.5); a label is predicted when its logit is > 0
 whole label set is right. ``compute()`` gives: loss; ``hamming_acc`` (fraction of correct
 label decisions); ``subset_acc`` (fraction of samples with every label right, scikit-learn's
 ``accuracy_score`` on indicator matrices); ``f1_micro`` (pooled counts) and ``f1_macro``
-(mean over labels present in targets or predictions; 0/0 counts as 0), as scikit-learn's
-``f1_score``.
+(mean over all C labels, a label with no positive target or prediction scoring 0), as
+scikit-learn's ``f1_score(..., zero_division=0)`` on indicator matrices.
 """
 
 from __future__ import annotations
@@ -59,5 +59,5 @@ class MultiLabelMetrics(RunningMetrics):
             "hamming_acc": float((tp + tn).sum()) / total,
             "subset_acc": float(self.state["exact"]) / max(self._count(), 1.0),
             "f1_micro": precision_recall_f1(tp, fp, fn, "micro")[2],
-            "f1_macro": precision_recall_f1(tp, fp, fn, "macro")[2],
+            "f1_macro": float((2 * tp / (2 * tp + fp + fn).clamp_min(1)).mean()),
         }
