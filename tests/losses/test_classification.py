@@ -141,28 +141,30 @@ def test_module_and_buffer(gen):
 # ---- binary cross-entropy --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("reduction", RED)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_bce_matches_torch(compare, gen, reduction, weighted):
+def test_bce_matches_torch(compare, gen, reduction, weighted, fused):
     p = (torch.rand(4, 3, generator=gen) * 0.9 + 0.05).requires_grad_()
     y = torch.randint(0, 2, (4, 3), generator=gen).float()
     w = torch.rand(3, generator=gen) + 0.5 if weighted else None
-    compare(lambda a, b: binary_cross_entropy(a, b, weight=w, reduction=reduction),
+    compare(lambda a, b: binary_cross_entropy(a, b, weight=w, reduction=reduction, fused=fused),
             lambda a, b: F.binary_cross_entropy(a, b, weight=w, reduction=reduction), [p, y])  # fmt: skip
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("reduction", RED)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("pos", [False, True])
 @pytest.mark.parametrize("shape", [(7,), (5, 3)])
-def test_bce_with_logits_matches_torch(compare, gen, reduction, weighted, pos, shape):
+def test_bce_with_logits_matches_torch(compare, gen, reduction, weighted, pos, shape, fused):
     # single-label (N,) and multi-label (N, C) targets (F4:1408-1430)
     x = _logits(gen, shape)
     y = torch.rand(shape, generator=gen).round()
     w = torch.rand(shape[-1:], generator=gen) + 0.5 if weighted else None
     pw = torch.rand(shape[-1:], generator=gen) * 3 + 0.2 if pos else None
     kw = dict(weight=w, pos_weight=pw, reduction=reduction)
-    compare(lambda a, b: binary_cross_entropy_with_logits(a, b, **kw),
+    compare(lambda a, b: binary_cross_entropy_with_logits(a, b, fused=fused, **kw),
             lambda a, b: F.binary_cross_entropy_with_logits(a, b, **kw), [x, y])  # fmt: skip
 
 
@@ -173,8 +175,11 @@ def test_pos_weight_is_notes_formula():
     alpha = torch.tensor(4.0, dtype=torch.float64)
     s = torch.sigmoid(x)
     notes = -(alpha * y * s.log() + (1 - y) * (1 - s).log())
-    ours = binary_cross_entropy_with_logits(x, y, pos_weight=alpha, reduction="none")
-    torch.testing.assert_close(ours, notes)
+    for fused in (True, False):
+        ours = binary_cross_entropy_with_logits(
+            x, y, pos_weight=alpha, reduction="none", fused=fused
+        )
+        torch.testing.assert_close(ours, notes)
 
 
 def test_bce_modules(gen):

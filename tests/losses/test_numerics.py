@@ -31,9 +31,10 @@ def test_classification_losses_at_logits_1e4():
                                                                  smoothing=s), x)  # fmt: skip
     z = torch.tensor([BIG, -BIG, BIG, -BIG])
     t = torch.tensor([0.0, 1.0, 1.0, 0.0])
-    out = _finite_with_grad(lambda a: L.binary_cross_entropy_with_logits(
-        a, t, pos_weight=torch.tensor(3.0), reduction="none"), z)  # fmt: skip
-    assert out.tolist() == [BIG, 3 * BIG, 0.0, 0.0]
+    for fused in (True, False):
+        out = _finite_with_grad(lambda a, f=fused: L.binary_cross_entropy_with_logits(
+            a, t, pos_weight=torch.tensor(3.0), reduction="none", fused=f), z)  # fmt: skip
+        assert out.tolist() == [BIG, 3 * BIG, 0.0, 0.0]
     pm = t * 2 - 1
     assert _finite_with_grad(lambda a: L.soft_margin_loss(a, pm, reduction="none"), z).tolist() == [
         BIG, BIG, 0.0, 0.0]  # fmt: skip
@@ -67,9 +68,10 @@ def test_half_precision_accumulates_in_float32(dtype):
     x = torch.full((300,), 300.0, dtype=dtype)
     zero = torch.zeros(300, dtype=dtype)
     for fn, expected in [(L.mse_loss, 9e4), (L.l1_loss, 300.0), (L.huber_loss, 299.5)]:
-        out = fn(x, zero)
-        assert out.dtype == torch.float32
-        assert out.item() == pytest.approx(expected)
+        for fused in (True, False):
+            out = fn(x, zero, fused=fused)
+            assert out.dtype == torch.float32
+            assert out.item() == pytest.approx(expected)
     assert L.mse_loss(x, zero, reduction="sum").item() == pytest.approx(300 * 9e4)
 
 

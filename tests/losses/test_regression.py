@@ -24,28 +24,31 @@ def _xy(gen, shape=(4, 5)):
     return x, y
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("reduction", RED)
-def test_mse_l1_match_torch(compare, gen, reduction):
+def test_mse_l1_match_torch(compare, gen, reduction, fused):
     x, y = _xy(gen)
-    compare(lambda a, b: mse_loss(a, b, reduction=reduction),
+    compare(lambda a, b: mse_loss(a, b, reduction=reduction, fused=fused),
             lambda a, b: F.mse_loss(a, b, reduction=reduction), [x, y])  # fmt: skip
-    compare(lambda a, b: l1_loss(a, b, reduction=reduction),
+    compare(lambda a, b: l1_loss(a, b, reduction=reduction, fused=fused),
             lambda a, b: F.l1_loss(a, b, reduction=reduction), [x, y])  # fmt: skip
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("reduction", RED)
 @pytest.mark.parametrize("delta", [0.5, 1.0, 2.5])
-def test_huber_smooth_l1_match_torch(compare, gen, reduction, delta):
+def test_huber_smooth_l1_match_torch(compare, gen, reduction, delta, fused):
     x, y = _xy(gen)
-    compare(lambda a, b: huber_loss(a, b, delta=delta, reduction=reduction),
+    compare(lambda a, b: huber_loss(a, b, delta=delta, reduction=reduction, fused=fused),
             lambda a, b: F.huber_loss(a, b, delta=delta, reduction=reduction), [x, y])  # fmt: skip
-    compare(lambda a, b: smooth_l1_loss(a, b, beta=delta, reduction=reduction),
+    compare(lambda a, b: smooth_l1_loss(a, b, beta=delta, reduction=reduction, fused=fused),
             lambda a, b: F.smooth_l1_loss(a, b, beta=delta, reduction=reduction), [x, y])  # fmt: skip
 
 
-def test_smooth_l1_beta_zero_is_l1(compare, gen):
+@pytest.mark.parametrize("fused", [True, False])
+def test_smooth_l1_beta_zero_is_l1(compare, gen, fused):
     x, y = _xy(gen)
-    compare(lambda a, b: smooth_l1_loss(a, b, beta=0.0),
+    compare(lambda a, b: smooth_l1_loss(a, b, beta=0.0, fused=fused),
             lambda a, b: F.smooth_l1_loss(a, b, beta=0.0), [x, y])  # fmt: skip
     torch.testing.assert_close(smooth_l1_loss(x, y, beta=0.0), l1_loss(x, y))
 
@@ -53,7 +56,10 @@ def test_smooth_l1_beta_zero_is_l1(compare, gen):
 def test_huber_is_delta_times_smooth_l1(gen):
     # PyTorch's SmoothL1 is Huber scaled by 1/beta (F4:1150-1162)
     x, y = _xy(gen)
-    torch.testing.assert_close(huber_loss(x, y, delta=2.0), 2.0 * smooth_l1_loss(x, y, beta=2.0))
+    for fused in (True, False):
+        torch.testing.assert_close(
+            huber_loss(x, y, delta=2.0, fused=fused), 2.0 * smooth_l1_loss(x, y, beta=2.0)
+        )
 
 
 def test_notes_formulas():
@@ -64,7 +70,9 @@ def test_notes_formulas():
     assert mse_loss(x, zero).item() == 50.5
     # Huber: quadratic inside delta, linear outside (F4:1138-1144)
     a = torch.tensor([0.5, 3.0])
-    assert huber_loss(a, torch.zeros(2), delta=1.0, reduction="none").tolist() == [0.125, 2.5]
+    for fused in (True, False):
+        out = huber_loss(a, torch.zeros(2), delta=1.0, reduction="none", fused=fused)
+        assert out.tolist() == [0.125, 2.5]
     # the notes' sums (F4:1860) are reduction='sum'
     assert l1_loss(torch.tensor([1.0, -2.0]), torch.zeros(2), reduction="sum").item() == 3.0
 

@@ -223,10 +223,12 @@ def binary_cross_entropy(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
     check_targets: bool = True,
+    fused: bool = True,
 ) -> Tensor:
     """BCE of probabilities: ``-w [y log p + (1 - y) log(1 - p)]``, logs clamped at -100.
 
     Equals ``F.binary_cross_entropy``. Prefer the logits form for training: it is stable.
+    ``fused=True`` runs torch's kernel after validation; ``fused=False`` the formula.
     """
     check_reduction(reduction)
     check_same_shape("input", input, "target", target)
@@ -238,10 +240,14 @@ def binary_cross_entropy(
             f"input must be probabilities in [0, 1]; got values in [{float(pd.min()):.4g}, "
             f"{float(pd.max()):.4g}] (use binary_cross_entropy_with_logits for logits)"
         )
+    if weight is not None:
+        check_broadcastable("weight", weight, p.shape, "the loss of shape")
+        weight = weight.to(p.dtype)
+    if fused:
+        return F.binary_cross_entropy(p, y, weight=weight, reduction=reduction)
     loss = -(y * p.log().clamp_min(-100) + (1 - y) * torch.log1p(-p).clamp_min(-100))
     if weight is not None:
-        check_broadcastable("weight", weight, loss.shape, "the loss of shape")
-        loss = loss * weight.to(loss.dtype)
+        loss = loss * weight
     return reduce(loss, reduction)
 
 
@@ -252,26 +258,36 @@ def binary_cross_entropy_with_logits(
     weight: Tensor | None = None,
     pos_weight: Tensor | None = None,
     reduction: Reduction = "mean",
+    fused: bool = True,
 ) -> Tensor:
     """BCE of logits x: ``w [(1 - y) x + (1 + (p_w - 1) y) softplus(-x)]`` (F4:1451).
 
     That equals ``-w [p_w y log s(x) + (1 - y) log(1 - s(x))]`` without ever forming
     s(x); ``pos_weight`` (C,) broadcasts over the last (class) dimension. Equals
-    ``F.binary_cross_entropy_with_logits``.
+    ``F.binary_cross_entropy_with_logits``; ``fused=True`` runs torch's kernel after
+    validation, ``fused=False`` the formula above term by term.
     """
     check_reduction(reduction)
     check_same_shape("input", input, "target", target)
     x = upcast(input)
     y = as_float(upcast(target), x)
+    if pos_weight is not None:
+        check_broadcastable("pos_weight", pos_weight, x.shape, "input")
+        pos_weight = pos_weight.to(x.dtype)
+    if weight is not None:
+        check_broadcastable("weight", weight, x.shape, "input")
+        weight = weight.to(x.dtype)
+    if fused:
+        return F.binary_cross_entropy_with_logits(
+            x, y, weight=weight, pos_weight=pos_weight, reduction=reduction
+        )
     if pos_weight is None:
         loss = (1 - y) * x + F.softplus(-x)
     else:
-        check_broadcastable("pos_weight", pos_weight, x.shape, "input")
-        lw = 1 + (pos_weight.to(x.dtype) - 1) * y
+        lw = 1 + (pos_weight - 1) * y
         loss = (1 - y) * x + lw * F.softplus(-x)
     if weight is not None:
-        check_broadcastable("weight", weight, loss.shape, "input")
-        loss = loss * weight.to(loss.dtype)
+        loss = loss * weight
     return reduce(loss, reduction)
 
 

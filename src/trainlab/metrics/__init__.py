@@ -9,7 +9,12 @@ segmentation    OverlapMetrics: pixel accuracy, Dice and IoU scores
 
 from trainlab.metrics.calibration import calibration_bins, expected_calibration_error
 from trainlab.metrics.classification import ClassificationMetrics
-from trainlab.metrics.confusion import confusion_matrix, precision_recall_f1, tp_fp_fn
+from trainlab.metrics.confusion import (
+    accumulate_confusion,
+    confusion_matrix,
+    precision_recall_f1,
+    tp_fp_fn,
+)
 from trainlab.metrics.multilabel import MultiLabelMetrics
 from trainlab.metrics.overlap import OverlapMetrics
 from trainlab.metrics.plot import save_confusion_matrix
@@ -22,6 +27,7 @@ __all__ = [
     "OverlapMetrics",
     "RegressionMetrics",
     "RunningMetrics",
+    "accumulate_confusion",
     "calibration_bins",
     "confusion_matrix",
     "expected_calibration_error",

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from trainlab.metrics.calibration import calibration_bins, expected_calibration_error
-from trainlab.metrics.confusion import confusion_matrix, precision_recall_f1, tp_fp_fn
+from trainlab.metrics.confusion import accumulate_confusion, precision_recall_f1, tp_fp_fn
 from trainlab.metrics.running import RunningMetrics
 
 __all__ = ["ClassificationMetrics"]
@@ -87,7 +87,7 @@ class ClassificationMetrics(RunningMetrics):
         keep = t != self.ignore_index  # (M,)
         t = t.where(keep, 0)
         pred = logits.argmax(1)
-        self.state["confusion"] += confusion_matrix(pred, t, k, weight=keep, check=False)
+        accumulate_confusion(self.state["confusion"], pred, t, keep)
         hits = [
             ((logits.topk(min(kk, k), dim=1).indices == t.unsqueeze(1)).any(1) & keep).sum()
             for kk in self.topk
@@ -117,7 +117,7 @@ class ClassificationMetrics(RunningMetrics):
                 out[f"top{kk}"] = hits / n
         tp, fp, fn = tp_fp_fn(cm)
         for average in ("macro", "micro"):
-            p, r, f1 = precision_recall_f1(tp, fp, fn, average)  # type: ignore[arg-type]
+            p, r, f1 = precision_recall_f1(tp, fp, fn, average)
             out |= {f"precision_{average}": p, f"recall_{average}": r, f"f1_{average}": f1}
         out["ece"] = expected_calibration_error(self.state["ece_bins"])
         return out

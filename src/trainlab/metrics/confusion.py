@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["confusion_matrix", "precision_recall_f1", "tp_fp_fn"]
+__all__ = ["accumulate_confusion", "confusion_matrix", "precision_recall_f1", "tp_fp_fn"]
 
 
 def confusion_matrix(
@@ -60,6 +60,24 @@ def confusion_matrix(
         if w is None
         else flat.round().long().view(num_classes, num_classes)
     )
+
+
+def accumulate_confusion(
+    cm: Tensor, pred: Tensor, target: Tensor, weight: Tensor | None = None
+) -> None:
+    """Add (target, prediction) pairs into the (K, K) int64 matrix ``cm`` in place.
+
+    One scatter-add into ``cm`` (no K*K temporary, no host synchronization); ``weight``
+    (0/1 per sample) drops samples. An index out of range raises ValueError on the CPU;
+    accelerators report it asynchronously (validate targets in the loss).
+    """
+    k = cm.shape[0]
+    idx = target.reshape(-1).long() * k + pred.reshape(-1).long()
+    ones = torch.ones_like(idx) if weight is None else weight.reshape(-1).to(torch.int64)
+    try:
+        cm.view(-1).index_add_(0, idx, ones)
+    except (IndexError, RuntimeError) as e:
+        raise ValueError(f"class index out of range for {k} classes: {e}") from None
 
 
 def tp_fp_fn(cm: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trainlab.metrics.confusion import confusion_matrix, tp_fp_fn
+from trainlab.metrics.confusion import accumulate_confusion, tp_fp_fn
 from trainlab.metrics.running import RunningMetrics
 
 __all__ = ["OverlapMetrics"]
@@ -58,8 +58,7 @@ class OverlapMetrics(RunningMetrics):
         pred = (output[:, 0] > 0).long() if c == 1 else output.argmax(1)
         t = target.long()
         keep = t != self.ignore_index
-        k = max(c, 2)
-        self.state["confusion"] += confusion_matrix(pred, t.where(keep, 0), k, weight=keep)
+        accumulate_confusion(self.state["confusion"], pred, t.where(keep, 0), keep)
         self._add_loss(loss, output.shape[0])
 
     def per_class(self) -> tuple[Tensor, Tensor, Tensor]:

@@ -96,11 +96,11 @@ class RunningMetrics(ABC):
         if not (dist.is_available() and dist.is_initialized()):
             return
         size = torch.tensor([self._size or 0], dtype=torch.int64, device=self.device)
-        dist.all_reduce(size, op=dist.ReduceOp.MAX, group=group)  # type: ignore[arg-type]
+        dist.all_reduce(size, op=dist.ReduceOp.MAX, group=group)
         if self._size is None and int(size) > 0:
             self._allocate(int(size))
         for key in sorted(self.state):  # the same order on every process
-            dist.all_reduce(self.state[key], group=group)  # type: ignore[arg-type]
+            dist.all_reduce(self.state[key], group=group)
 
     # ---- interface -----------------------------------------------------------------------
     @abstractmethod
