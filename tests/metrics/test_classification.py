@@ -153,3 +153,15 @@ def test_bad_inputs():
         confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 5]), 3)
     with pytest.raises(ValueError, match=r"topk=\(0,\)"):
         ClassificationMetrics(topk=(0,))
+
+
+def test_short_form_for_epoch_rows():
+    x, y = _data(8)
+    short = _run(x, y, detailed=False)
+    assert short.compute() == pytest.approx(
+        {k: v for k, v in _run(x, y).compute().items() if k in ("loss", "acc")}
+    )
+    assert "ece_bins" not in short.state
+    r = metrics_for_task("regression", detailed=False)
+    r.update(torch.zeros(3, 1), torch.ones(3, 1))
+    assert set(r.compute()) == {"loss", "rmse", "mae"}

@@ -22,7 +22,13 @@ from trainlab.losses.adversarial import (
     hinge_discriminator_loss,
     hinge_generator_loss,
 )
-from trainlab.losses.build import TASKS, MixedTargetCrossEntropy, MultiLabelLoss, build_loss
+from trainlab.losses.build import (
+    TASKS,
+    MixedTargetCrossEntropy,
+    MultiLabelLoss,
+    build_loss,
+    loss_from_config,
+)
 from trainlab.losses.classification import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -109,6 +115,7 @@ __all__ = [
     "huber_loss",
     "kl_divergence",
     "l1_loss",
+    "loss_from_config",
     "masked_bce_loss",
     "masked_bce_with_logits_loss",
     "masked_l1_loss",

@@ -34,7 +34,7 @@ def upcast(x: Tensor) -> Tensor:
 def as_float(x: Tensor, like: Tensor) -> Tensor:
     """`x` as a floating tensor of `like`'s dtype (targets given as ints or bools)."""
     if x.dtype != like.dtype:
-        return x.to(like.dtype)
+        return x.to(like.dtype)  # same device expected, as torch
     return x
 
 
@@ -60,8 +60,8 @@ def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> Non
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not isinstance(value, (int, float)) or not ok:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not (value >= 0 if allow_zero else value > 0):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}={value!r}; expected a number {bound}")
 

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
 from torch import Tensor, nn
 
 from trainlab.losses.classification import (
@@ -27,7 +30,7 @@ from trainlab.losses.regression import MSELoss
 
 TASKS = ("classification", "multilabel", "regression")
 
-__all__ = ["TASKS", "MixedTargetCrossEntropy", "MultiLabelLoss", "build_loss"]
+__all__ = ["TASKS", "MixedTargetCrossEntropy", "MultiLabelLoss", "build_loss", "loss_from_config"]
 
 
 class MixedTargetCrossEntropy(CrossEntropyLoss):
@@ -100,3 +103,27 @@ def build_loss(
     if task == "regression":
         return MSELoss()
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def loss_from_config(config: Any, task: str, num_classes: int | None = None) -> nn.Module:
+    """``build_loss`` from a trainlab ``Config``: ``train.label_smoothing`` and the ``loss``
+    section (``smoothing``, ``class_weight``). With ``num_classes`` the class weights are
+    checked against it (ValueError naming ``loss.class_weight``).
+    """
+    section = getattr(config, "loss", None)
+    smoothing = getattr(section, "smoothing", "standard")
+    weights = getattr(section, "class_weight", None)
+    class_weight = None
+    if weights is not None and task == "classification":
+        if num_classes is not None and len(weights) != num_classes:
+            raise ValueError(
+                f"loss.class_weight has {len(weights)} weights but the data has {num_classes} "
+                "classes; expected one weight per class"
+            )
+        class_weight = torch.tensor(weights, dtype=torch.float32)
+    return build_loss(
+        task,
+        label_smoothing=config.train.label_smoothing,
+        smoothing=smoothing,
+        class_weight=class_weight,
+    )

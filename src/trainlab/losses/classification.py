@@ -161,7 +161,7 @@ def cross_entropy(
             raise ValueError(
                 f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
             )
-        w = _class_view(weight.to(logp.dtype), logp.dim())
+        w = _class_view(weight.to(logp), logp.dim())
     if target.is_floating_point():
         return _soft_cross_entropy(logp, target, w if weight is not None else None, a, b,
                                    reduction, check_targets)  # fmt: skip
@@ -179,7 +179,7 @@ def cross_entropy(
     nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (N, *)
     w_y = valid.to(logp.dtype)
     if weight is not None:
-        w_y = w_y * weight.to(logp.dtype)[t]
+        w_y = w_y * weight.to(logp)[t]
     loss = b * w_y * nll
     if a:
         summed = -(logp * w).sum(1) if weight is not None else -logp.sum(1)  # (N, *)
@@ -242,7 +242,7 @@ def binary_cross_entropy(
         )
     if weight is not None:
         check_broadcastable("weight", weight, p.shape, "the loss of shape")
-        weight = weight.to(p.dtype)
+        weight = weight.to(p)
     if fused:
         return F.binary_cross_entropy(p, y, weight=weight, reduction=reduction)
     loss = -(y * p.log().clamp_min(-100) + (1 - y) * torch.log1p(-p).clamp_min(-100))
@@ -273,10 +273,10 @@ def binary_cross_entropy_with_logits(
     y = as_float(upcast(target), x)
     if pos_weight is not None:
         check_broadcastable("pos_weight", pos_weight, x.shape, "input")
-        pos_weight = pos_weight.to(x.dtype)
+        pos_weight = pos_weight.to(x)
     if weight is not None:
         check_broadcastable("weight", weight, x.shape, "input")
-        weight = weight.to(x.dtype)
+        weight = weight.to(x)
     if fused:
         return F.binary_cross_entropy_with_logits(
             x, y, weight=weight, pos_weight=pos_weight, reduction=reduction

@@ -123,7 +123,7 @@ def multiclass_hinge_loss(
     if weight is not None:
         if weight.shape != (num_classes,):
             raise ValueError(f"weight must have shape ({num_classes},); got {tuple(weight.shape)}")
-        loss = loss * weight.to(loss.dtype)[t]
+        loss = loss * weight.to(loss)[t]
     return reduce(loss, reduction)
 
 

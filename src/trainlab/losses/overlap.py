@@ -109,7 +109,7 @@ def _combine(loss_c: Tensor, weight: Tensor | None, reduction: str, batch: bool)
                 f"weight must have shape ({num_classes},) (one per class); got "
                 f"{tuple(weight.shape)}"
             )
-        loss = (loss_c * weight.to(loss_c.dtype)).sum(-1)
+        loss = (loss_c * weight.to(loss_c)).sum(-1)
     return loss if batch else reduce(loss, reduction)
 
 

@@ -79,7 +79,7 @@ def masked_reconstruction_loss(
         loss = binary_cross_entropy_with_logits(input, target, reduction="none")
     else:
         raise ValueError(f"kind={kind!r}; expected one of {', '.join(KINDS)}")
-    m = _expand_mask(mask, loss.shape).to(loss.dtype)
+    m = _expand_mask(mask.to(loss.device), loss.shape).to(loss.dtype)
     weighted = loss * m
     if reduction == "none":
         return weighted

@@ -8,6 +8,8 @@ top-k hit counts and the calibration bins, all sums.
 
 ``compute()`` gives: loss; acc; ``top{k}`` for each k < K in ``topk``; precision, recall
 and F1, macro and micro (see :mod:`trainlab.metrics.confusion`); ece (15 bins by default).
+With ``detailed=False`` (per-epoch rows in a training loop) it gives loss and acc only,
+and ``update`` skips the top-k and calibration work.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class ClassificationMetrics(RunningMetrics):
         topk: tuple[int, ...] = (5,),
         ece_bins: int = 15,
         ignore_index: int = -100,
+        detailed: bool = True,
     ) -> None:
         if num_classes is not None and num_classes < 1:
             raise ValueError(f"num_classes={num_classes}; expected a positive integer")
@@ -48,13 +51,15 @@ class ClassificationMetrics(RunningMetrics):
         self.topk = tuple(sorted(set(topk)))
         self.ece_bins = ece_bins
         self.ignore_index = ignore_index
+        self.detailed = detailed
         super().__init__(device, num_classes)
 
     def _allocate(self, size: int) -> None:
         super()._allocate(size)
         self.state["confusion"] = self._zeros(size, size, dtype=torch.int64)
-        self.state["topk_hits"] = self._zeros(len(self.topk), dtype=torch.int64)
-        self.state["ece_bins"] = self._zeros(3, self.ece_bins)
+        if self.detailed:
+            self.state["topk_hits"] = self._zeros(len(self.topk), dtype=torch.int64)
+            self.state["ece_bins"] = self._zeros(3, self.ece_bins)
 
     @property
     def num_classes(self) -> int | None:
@@ -88,15 +93,16 @@ class ClassificationMetrics(RunningMetrics):
         t = t.where(keep, 0)
         pred = logits.argmax(1)
         accumulate_confusion(self.state["confusion"], pred, t, keep)
-        hits = [
-            ((logits.topk(min(kk, k), dim=1).indices == t.unsqueeze(1)).any(1) & keep).sum()
-            for kk in self.topk
-        ]
-        if hits:
-            self.state["topk_hits"] += torch.stack(hits)
-        # softmax in float32 at least, so float16 logits give calibrated confidences
-        conf = torch.softmax(logits.float(), 1).amax(1)
-        self.state["ece_bins"] += calibration_bins(conf, pred == t, self.ece_bins, weight=keep)
+        if self.detailed:
+            hits = [
+                ((logits.topk(min(kk, k), dim=1).indices == t.unsqueeze(1)).any(1) & keep).sum()
+                for kk in self.topk
+            ]
+            if hits:
+                self.state["topk_hits"] += torch.stack(hits)
+            # softmax in float32 at least, so float16 logits give calibrated confidences
+            conf = torch.softmax(logits.float(), 1).amax(1)
+            self.state["ece_bins"] += calibration_bins(conf, pred == t, self.ece_bins, weight=keep)
         self._add_loss(loss, n_batch)
 
     def confusion_matrix(self) -> Tensor:
@@ -112,6 +118,8 @@ class ClassificationMetrics(RunningMetrics):
         cm = self.state["confusion"]
         n = max(float(cm.sum()), 1.0)
         out["acc"] = float(cm.diagonal().sum()) / n
+        if not self.detailed:
+            return out
         for kk, hits in zip(self.topk, self.state["topk_hits"].tolist(), strict=True):
             if kk < cm.shape[0]:
                 out[f"top{kk}"] = hits / n

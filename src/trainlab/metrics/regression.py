@@ -11,7 +11,7 @@ From them
     rmse = sqrt(sum e^2 / (n D)) * scale,   mae = sum |e| / (n D) * scale
     R^2_d = 1 - SSE_d / SST_d,   SST_d = sum y^2 - (sum y)^2 / n
 
-averaged over the D outputs (scikit-learn's ``r2_score`` with 'uniform_average'). A
+(R^2 only with ``detailed=True``, the default) averaged over the D outputs (scikit-learn's ``r2_score`` with 'uniform_average'). A
 constant target (SST = 0) scores 1.0 when predicted exactly and 0.0 otherwise, as
 scikit-learn's ``force_finite``. The sums are float64; standardized targets keep the
 cancellation in SST harmless.
@@ -41,10 +41,12 @@ class RegressionMetrics(RunningMetrics):
         scale: float = 1.0,
         *,
         num_outputs: int | None = None,
+        detailed: bool = True,
     ) -> None:
         if not math.isfinite(scale) or scale <= 0:
             raise ValueError(f"scale={scale!r}; expected a finite number > 0")
         self.scale = float(scale)
+        self.detailed = detailed
         super().__init__(device, num_outputs)
 
     def _allocate(self, size: int) -> None:
@@ -73,7 +75,7 @@ class RegressionMetrics(RunningMetrics):
         n = self._count()
         out = {"loss": float(self.state["loss_sum"]) / max(n, 1.0)}
         if not self.allocated or n == 0:
-            return out | {"rmse": 0.0, "mae": 0.0, "r2": 0.0}
+            return out | {"rmse": 0.0, "mae": 0.0} | ({"r2": 0.0} if self.detailed else {})
         d = self.state["sq_err"].numel()
         sse = self.state["sq_err"]
         sst = (self.state["y_sq"] - self.state["y_sum"].square() / n).clamp_min(0)
@@ -84,8 +86,8 @@ class RegressionMetrics(RunningMetrics):
             1 - sse / sst.clamp_min(torch.finfo(sst.dtype).tiny),
             (sse == 0).double(),  # constant target: 1 if exact, else 0 (sklearn force_finite)
         )
-        return out | {
+        out |= {
             "rmse": math.sqrt(float(sse.sum()) / (n * d)) * self.scale,
             "mae": float(self.state["abs_err"].sum()) / (n * d) * self.scale,
-            "r2": float(r2.mean()),
         }
+        return (out | {"r2": float(r2.mean())}) if self.detailed else out

@@ -121,6 +121,7 @@ def metrics_for_task(
     topk: tuple[int, ...] = (5,),
     ece_bins: int = 15,
     ignore_index: int = -100,
+    detailed: bool = True,
 ) -> RunningMetrics:
     """The running metrics that fit ``task``.
 
@@ -128,6 +129,8 @@ def metrics_for_task(
     matrix; 'multilabel': loss, hamming accuracy, subset accuracy, F1 (micro, macro);
     'regression': loss, rmse, mae (in target units via ``target_scale``), r2;
     'segmentation': loss, pixel accuracy, Dice and IoU (macro over present classes).
+    ``detailed=False`` keeps the short set for per-epoch rows: loss and acc
+    (classification), loss, rmse and mae (regression); the others are short already.
     """
     from trainlab.metrics.classification import ClassificationMetrics
     from trainlab.metrics.multilabel import MultiLabelMetrics
@@ -136,10 +139,15 @@ def metrics_for_task(
 
     if task == "classification":
         return ClassificationMetrics(
-            device, num_classes=num_classes, topk=topk, ece_bins=ece_bins, ignore_index=ignore_index
+            device,
+            num_classes=num_classes,
+            topk=topk,
+            ece_bins=ece_bins,
+            ignore_index=ignore_index,
+            detailed=detailed,
         )
     if task == "regression":
-        return RegressionMetrics(device, scale=target_scale)
+        return RegressionMetrics(device, scale=target_scale, detailed=detailed)
     if task == "multilabel":
         return MultiLabelMetrics(device, num_labels=num_classes)
     if task == "segmentation":
