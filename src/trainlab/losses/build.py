@@ -111,7 +111,7 @@ def loss_from_config(config: Any, task: str, num_classes: int | None = None) -> 
     checked against it (ValueError naming ``loss.class_weight``).
     """
     section = getattr(config, "loss", None)
-    smoothing = getattr(section, "smoothing", "standard")
+    smoothing: Smoothing = getattr(section, "smoothing", "standard")
     weights = getattr(section, "class_weight", None)
     class_weight = None
     if weights is not None and task == "classification":
