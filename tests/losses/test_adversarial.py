@@ -16,6 +16,7 @@ from trainlab.losses import (
     generator_loss_nonsaturating,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    paired_generator_loss,
 )
 
 RED = ["mean", "sum", "none"]
@@ -119,3 +120,17 @@ def test_modules(gen):
         GANGeneratorLoss("wgan")
     with pytest.raises(ValueError, match="logits=False"):
         GANDiscriminatorLoss("hinge", logits=False)
+
+
+def test_paired_generator_loss_is_gan_plus_weighted_l1(gen):
+    # F3:1404: L_total(G) = L_GAN(G) + lambda L_L1(G), L_GAN = -E log D(x, G(x))
+    d = torch.randn(4, 1, generator=gen, dtype=torch.float64, requires_grad=True)
+    fake = torch.randn(4, 3, 8, generator=gen, dtype=torch.float64, requires_grad=True)
+    real = torch.randn(4, 3, 8, generator=gen, dtype=torch.float64)
+    expected = F.binary_cross_entropy_with_logits(d, torch.ones_like(d)) + 100 * F.l1_loss(
+        fake, real
+    )
+    torch.testing.assert_close(paired_generator_loss(d, fake, real), expected)
+    assert gradcheck(lambda a, b: paired_generator_loss(a, b, real, l1_weight=3.0), (d, fake))
+    with pytest.raises(ValueError, match=r"\(4, 3, 8\).*\(4, 8\)"):
+        paired_generator_loss(d, fake, real[:, 0])

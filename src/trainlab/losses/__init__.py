@@ -7,7 +7,8 @@ classification  cross_entropy (label smoothing in two conventions, class weights
 margin          hinge_loss, multiclass_hinge_loss, soft_margin_loss, svm_objective
 overlap         dice_loss, soft_iou_loss
 adversarial     gan_value, discriminator_loss, generator_loss_minimax,
-                generator_loss_nonsaturating, hinge_discriminator_loss, hinge_generator_loss
+                generator_loss_nonsaturating, hinge_discriminator_loss, hinge_generator_loss,
+                paired_generator_loss (GAN + lambda L1, pix2pix)
 reconstruction  masked_reconstruction_loss and its mse/l1/bce/bce_with_logits forms
 information     entropy, cross_entropy_of, kl_divergence
 """
@@ -21,6 +22,7 @@ from trainlab.losses.adversarial import (
     generator_loss_nonsaturating,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    paired_generator_loss,
 )
 from trainlab.losses.build import (
     TASKS,
@@ -124,6 +126,7 @@ __all__ = [
     "mse_loss",
     "multiclass_hinge_loss",
     "overlap_sums",
+    "paired_generator_loss",
     "smooth_l1_loss",
     "smooth_labels",
     "smoothing_coefficients",

@@ -15,7 +15,11 @@ At the optimum D* = 1/2 everywhere and V = -2 ln 2 (F4:1766-1773).
     hinge_discriminator_loss     E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]   (F4:1735)
     hinge_generator_loss         -E[D(G(z))]                                     (F4:1741)
 
-(the hinge losses read D as a raw score, as in BigGAN/StyleGAN). Two-batch losses reduce
+(the hinge losses read D as a raw score, as in BigGAN/StyleGAN). For image-to-image
+translation (pix2pix, F3:1391-1405) the generator adds a pixel term,
+
+    paired_generator_loss = L_GAN(G) + lambda E[|y - G(x)|_1]   (L_GAN non-saturating, on D(x, G(x)))
+ Two-batch losses reduce
 each batch separately: 'mean' is mean(real terms) + mean(fake terms) (the batches may
 differ in size), 'sum' is the sum of both, and 'none' returns the pair of term tensors.
 ``discriminator_loss`` equals ``BCEWithLogits(l_real, 1) + BCEWithLogits(l_fake, 0)`` and
@@ -40,6 +44,7 @@ __all__ = [
     "generator_loss_nonsaturating",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
+    "paired_generator_loss",
 ]
 
 
@@ -105,6 +110,29 @@ def hinge_generator_loss(d_fake: Tensor, *, reduction: Reduction = "mean") -> Te
     """-E[D(G(z))] on raw scores (F4:1741)."""
     check_reduction(reduction)
     return reduce(-upcast(d_fake), reduction)
+
+
+def paired_generator_loss(
+    d_fake: Tensor,
+    fake: Tensor,
+    real: Tensor,
+    *,
+    l1_weight: float = 100.0,
+    logits: bool = True,
+) -> Tensor:
+    """Non-saturating GAN loss of a conditional discriminator's output on (x, G(x)) plus
+    ``l1_weight`` times the mean absolute error between G(x) and the target y
+    (F3:1391-1405; pix2pix uses lambda = 100). Reduced to a scalar.
+    """
+    if not isinstance(l1_weight, (int, float)) or l1_weight < 0:
+        raise ValueError(f"l1_weight={l1_weight!r}; expected a number >= 0")
+    if fake.shape != real.shape:
+        raise ValueError(
+            f"fake and real must have the same shape; got {tuple(fake.shape)} and "
+            f"{tuple(real.shape)}"
+        )
+    pixel = (upcast(fake) - upcast(real)).abs().mean()
+    return generator_loss_nonsaturating(d_fake, logits=logits) + l1_weight * pixel
 
 
 DiscriminatorKind = Literal["minimax", "hinge"]
