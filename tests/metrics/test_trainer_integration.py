@@ -39,7 +39,7 @@ def test_loss_section_and_metrics_reach_the_trainer(tmp_path: Path) -> None:
     expected = -(q * w * x.log_softmax(1)).sum(1).sum() / w[y].sum()
     torch.testing.assert_close(loss(x, y), expected)
     summary = t.fit()
-    assert {"acc", "top5", "f1_macro", "f1_micro", "ece"} <= set(summary["test"])
+    assert {"acc", "top5_acc", "f1_macro", "f1_micro", "ece"} <= set(summary["test"])
     assert summary["test"]["f1_micro"] == pytest.approx(summary["test"]["acc"])
     assert set(t.history[0]) >= {"train_loss", "train_acc", "val_loss", "val_acc"}
     assert "val_f1_macro" not in t.history[0]  # epoch rows stay short

@@ -6,7 +6,7 @@ argmax is the class scored), and the batch's mean loss. Targets equal to ``ignor
 are skipped. State: the loss sum, the sample count, the K x K confusion matrix, per-k
 top-k hit counts and the calibration bins, all sums.
 
-``compute()`` gives: loss; acc; ``top{k}`` for each k < K in ``topk``; precision, recall
+``compute()`` gives: loss; acc; ``top{k}_acc`` for each k < K in ``topk``; precision, recall
 and F1, macro and micro (see :mod:`trainlab.metrics.confusion`); ece (15 bins by default).
 With ``detailed=False`` (per-epoch rows in a training loop) it gives loss and acc only,
 and ``update`` skips the top-k and calibration work.
@@ -122,7 +122,7 @@ class ClassificationMetrics(RunningMetrics):
             return out
         for kk, hits in zip(self.topk, self.state["topk_hits"].tolist(), strict=True):
             if kk < cm.shape[0]:
-                out[f"top{kk}"] = hits / n
+                out[f"top{kk}_acc"] = hits / n
         tp, fp, fn = tp_fp_fn(cm)
         for average in ("macro", "micro"):
             p, r, f1 = precision_recall_f1(tp, fp, fn, average)
