@@ -36,8 +36,23 @@ __all__ = ["TASKS", "MixedTargetCrossEntropy", "MultiLabelLoss", "build_loss", "
 class MixedTargetCrossEntropy(CrossEntropyLoss):
     """Cross-entropy for hard or mixed (soft) targets, smoothing each exactly once."""
 
-    def __init__(self, *args: object, soft_targets_smoothed: bool = False, **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        smoothing: Smoothing = "standard",
+        check_targets: bool = True,
+        soft_targets_smoothed: bool = False,
+    ) -> None:
+        super().__init__(
+            weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            smoothing=smoothing,
+            check_targets=check_targets,
+        )
         self.soft_targets_smoothed = soft_targets_smoothed
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -57,8 +72,8 @@ class MixedTargetCrossEntropy(CrossEntropyLoss):
 class MultiLabelLoss(BCEWithLogitsLoss):
     """BCE-with-logits over multi-hot targets with binary label smoothing ``y(1-e) + e/2``."""
 
-    def __init__(self, *, label_smoothing: float = 0.0, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, label_smoothing: float = 0.0, pos_weight: Tensor | None = None) -> None:
+        super().__init__(pos_weight=pos_weight)
         smoothing_coefficients(label_smoothing, 2, "standard")
         self.label_smoothing = float(label_smoothing)
 

@@ -156,6 +156,7 @@ def cross_entropy(
     num_classes = input.shape[1]
     a, b = smoothing_coefficients(label_smoothing, num_classes, smoothing)
     logp = F.log_softmax(upcast(input), dim=1)  # (N, K, *)
+    w: Tensor | None = None  # class weights as (1, K, 1, ..., 1)
     if weight is not None:
         if weight.shape != (num_classes,):
             raise ValueError(
@@ -163,8 +164,7 @@ def cross_entropy(
             )
         w = _class_view(weight.to(logp), logp.dim())
     if target.is_floating_point():
-        return _soft_cross_entropy(logp, target, w if weight is not None else None, a, b,
-                                   reduction, check_targets)  # fmt: skip
+        return _soft_cross_entropy(logp, target, w, a, b, reduction, check_targets)
 
     expected = (input.shape[0], *input.shape[2:])
     if target.shape != expected:
@@ -182,7 +182,7 @@ def cross_entropy(
         w_y = w_y * weight.to(logp)[t]
     loss = b * w_y * nll
     if a:
-        summed = -(logp * w).sum(1) if weight is not None else -logp.sum(1)  # (N, *)
+        summed = -(logp * w).sum(1) if w is not None else -logp.sum(1)  # (N, *)
         loss = loss + a * summed * valid
     if reduction == "mean":
         # torch's normalizer: the summed weights of the counted targets
