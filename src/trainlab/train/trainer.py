@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import build_loss
+from trainlab.losses import loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
@@ -75,7 +76,7 @@ class Trainer:
         self.train_split: Split = data.train.to(self.device)
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
-        self.loss_fn = build_loss(data.task, label_smoothing=config.train.label_smoothing)
+        self.loss_fn = self._build_loss()
         self.train_loader = BatchLoader(
             self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
         )
@@ -102,8 +103,19 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
 
+    def _build_loss(self) -> nn.Module:
+        num_classes = self.data.num_outputs if self.data.task == "classification" else None
+        try:
+            loss = loss_from_config(self.config, self.data.task, num_classes)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return loss.to(self.device)
+
     def _metrics(self) -> RunningMetrics:
-        return metrics_for_task(self.data.task, self.device, target_scale=self.data.target_scale)
+        # the short set (loss, acc | rmse, mae) for epoch rows; the test summary gets all
+        return metrics_for_task(
+            self.data.task, self.device, target_scale=self.data.target_scale, detailed=False
+        )
 
     @property
     def primary(self) -> str:
@@ -140,7 +152,14 @@ class Trainer:
                 self.save_last()
         return metrics.compute()
 
-    def evaluate(self, split: Split, model: nn.Module | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        split: Split,
+        model: nn.Module | None = None,
+        *,
+        detailed: bool = False,
+        confusion_png: Path | None = None,
+    ) -> dict[str, float]:
         """Metrics of `model` (default: the trained one) on `split`, in eval mode."""
         return evaluate(
             model if model is not None else self.model,
@@ -149,6 +168,8 @@ class Trainer:
             task=self.data.task,
             batch_size=self.config.data.eval_batch_size,
             target_scale=self.data.target_scale,
+            detailed=detailed,
+            confusion_png=confusion_png,
         )
 
     def fit(self) -> dict[str, Any]:
@@ -217,7 +238,8 @@ class Trainer:
         if self.run and self.run.best.is_file():
             model = self._build_model()
             model.load_state_dict(load_checkpoint(self.run.best, self.device)["model"])
-        test = self.evaluate(self.data.test, model)
+        png = self.run.plots / "confusion.png" if self.run else None
+        test = self.evaluate(self.data.test, model, detailed=True, confusion_png=png)
         summary = {
             "test": test,
             "primary_metric": self.primary,
