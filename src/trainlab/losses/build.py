@@ -120,10 +120,14 @@ def build_loss(
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
 
 
-def loss_from_config(config: Any, task: str, num_classes: int | None = None) -> nn.Module:
+def loss_from_config(
+    config: Any, task: str, num_classes: int | None = None, *, check_targets: bool = True
+) -> nn.Module:
     """``build_loss`` from a trainlab ``Config``: ``train.label_smoothing`` and the ``loss``
     section (``smoothing``, ``class_weight``). With ``num_classes`` the class weights are
-    checked against it (ValueError naming ``loss.class_weight``).
+    checked against it (ValueError naming ``loss.class_weight``). The trainer passes
+    ``check_targets=False``: its targets were validated when the data was loaded, and
+    checking them every step would cost a device sync per batch.
     """
     section = getattr(config, "loss", None)
     smoothing: Smoothing = getattr(section, "smoothing", "standard")
@@ -141,4 +145,5 @@ def loss_from_config(config: Any, task: str, num_classes: int | None = None) -> 
         label_smoothing=config.train.label_smoothing,
         smoothing=smoothing,
         class_weight=class_weight,
+        check_targets=check_targets,
     )

@@ -106,7 +106,7 @@ class Trainer:
     def _build_loss(self) -> nn.Module:
         num_classes = self.data.num_outputs if self.data.task == "classification" else None
         try:
-            loss = loss_from_config(self.config, self.data.task, num_classes)
+            loss = loss_from_config(self.config, self.data.task, num_classes, check_targets=False)
         except ValueError as e:
             raise ConfigError(str(e)) from None
         return loss.to(self.device)
