@@ -1,4 +1,4 @@
-"""The `trainlab` command: train | resume | eval | models.
+"""The `trainlab` command: train | resume | eval | plot-lr | models.
 
 The only module that parses arguments or prints for people. Bad input of any kind ends
 with one line on stderr naming what was wrong and what was expected, exit code 2, and no
@@ -28,6 +28,8 @@ examples:
   trainlab train --print-config                   show the resolved config and exit
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
+  trainlab plot-lr --set sched.name=step --set sched.params.step_size=10
+                                                  look at the lr curve before training
 """
 
 
@@ -74,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--data", metavar="PATH", help="evaluate on every sample of this data")
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
+
+    pl = sub.add_parser(
+        "plot-lr", help="draw the lr schedule a config would produce (PNG + CSV), no training"
+    )
+    pl.add_argument("--config", metavar="FILE", help="YAML config; keys override the defaults")
+    pl.add_argument("--data", metavar="PATH", help="the data (sets the steps per epoch)")
+    pl.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
+    pl.add_argument("--model", metavar="NAME", help="a registered model")
+    pl.add_argument("--epochs", metavar="N", help="number of epochs")
+    pl.add_argument(
+        "--set", metavar="KEY=VALUE", action="append", default=[], help="override a config key"
+    )
+    pl.add_argument("--out", metavar="DIR", default=".", help="where lr.png and lr.csv go")
+    pl.add_argument("--log", action="store_true", help="logarithmic lr axis")
+    pl.set_defaults(task=None, name=None, runs_dir=None)
 
     m = sub.add_parser(
         "models",
@@ -122,6 +139,16 @@ def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: d
     console.print(table)
 
 
+def _confusion_note(summary: dict) -> dict[str, str]:
+    """The confusion-matrix PNG of a classification run, when one was written."""
+    from pathlib import Path
+
+    if summary.get("run_dir") is None:
+        return {}
+    png = Path(summary["run_dir"]) / "plots" / "confusion.png"
+    return {"confusion matrix": str(png)} if png.is_file() else {}
+
+
 def _load_run(run_dir: str) -> tuple[Any, Any]:
     from trainlab.recipes import validate
     from trainlab.train import RunDir
@@ -151,7 +178,8 @@ def _fit(trainer: Any, console: Any) -> int:
         console,
         "test (best checkpoint, epoch {})".format(summary["best_epoch"]),
         {f"test_{k}": v for k, v in summary["test"].items()},
-        {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]},
+        {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]}
+        | _confusion_note(summary),
     )
     return 0
 
@@ -204,7 +232,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from trainlab.data import load_for_eval
-    from trainlab.losses import build_loss
+    from trainlab.losses import loss_from_config
     from trainlab.train import load_checkpoint
     from trainlab.train.build import build_data, build_model
     from trainlab.train.evaluate import evaluate
@@ -227,16 +255,69 @@ def cmd_eval(args: argparse.Namespace) -> int:
         where = args.data
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]))
     model.load_state_dict(state["model"])
+    png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
     metrics = evaluate(
         model,
         split,
-        build_loss(meta["task"], label_smoothing=config.train.label_smoothing),
+        loss_from_config(config, meta["task"]),
         task=meta["task"],
         batch_size=config.data.eval_batch_size,
         target_scale=meta["target_scale"],
+        detailed=True,
+        confusion_png=png,
     )
     title = f"{path.name} (epoch {state['epoch']}) on {where}"
-    _print_summary(_console(), title, metrics, {"samples": len(split)})
+    extra = {"samples": len(split)} | ({"confusion matrix": str(png)} if png else {})
+    _print_summary(_console(), title, metrics, extra)
+    return 0
+
+
+def cmd_plot_lr(args: argparse.Namespace) -> int:
+    """The lr of every param group at every step of the configured run, before training."""
+    from pathlib import Path
+
+    from trainlab.data import BatchLoader
+    from trainlab.recipes import load_config
+    from trainlab.schedules import plot_lr
+    from trainlab.train.build import (
+        build_data,
+        build_model,
+        build_optimizer_from_config,
+        build_schedule,
+    )
+
+    config = load_config(args.config, _train_overrides(args))
+    data = build_data(config)
+    steps_per_epoch = len(BatchLoader(data.train, config.data.batch_size, drop_last=True))
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"data.batch_size = {config.data.batch_size}: larger than the training split "
+            f"({len(data.train)} samples), so an epoch has no step"
+        )
+    model = build_model(config, data.num_outputs, data.in_shape)
+    optimizer = build_optimizer_from_config(config, model)
+    schedule = build_schedule(config, steps_per_epoch)
+    out = Path(args.out)
+    total = config.train.epochs * steps_per_epoch
+    s = config.sched
+    title = f"{s.name} ({config.optim.name}, lr {config.optim.lr:g}), {config.train.epochs} epochs"
+    rows = plot_lr(
+        schedule,
+        optimizer,
+        total,
+        out / "lr.png",
+        out / "lr.csv",
+        epoch_steps=steps_per_epoch,
+        title=title,
+        log_scale=args.log,
+    )
+    peak = max(max(r[2:]) for r in rows)
+    print(
+        f"wrote {out / 'lr.png'} and {out / 'lr.csv'}: {total} steps "
+        f"({config.train.epochs} epochs x {steps_per_epoch}), "
+        f"{len(optimizer.param_groups)} param group(s), peak lr {peak:.4g}, "
+        f"last lr {rows[-1][2]:.4g}"
+    )
     return 0
 
 
@@ -265,7 +346,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "models": cmd_models}
+COMMANDS = {
+    "train": cmd_train,
+    "resume": cmd_resume,
+    "eval": cmd_eval,
+    "plot-lr": cmd_plot_lr,
+    "models": cmd_models,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,13 +16,15 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
-from trainlab.losses import build_loss
+from trainlab.errors import ConfigError
+from trainlab.losses import loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
@@ -74,13 +76,20 @@ class Trainer:
         self.train_split: Split = data.train.to(self.device)
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
-        self.loss_fn = build_loss(data.task, label_smoothing=config.train.label_smoothing)
+        self.loss_fn = self._build_loss()
         self.train_loader = BatchLoader(
             self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
         )
         self.optimizer = build_optimizer_from_config(config, self.model)
         self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
         self.train_metrics = self._metrics()
+        if self.scheduler.plateau is not None:
+            names = list(self.train_metrics.compute())
+            if config.sched.monitor not in names:
+                raise ConfigError(
+                    f"sched.monitor = {config.sched.monitor!r}: expected a validation metric "
+                    f"of this task, one of {', '.join(names)}"
+                )
         self.epoch = 0  # epochs completed
         self.batch_in_epoch = 0  # batches of the current epoch already done
         self.step = 0  # optimizer steps done
@@ -94,8 +103,19 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
 
+    def _build_loss(self) -> nn.Module:
+        num_classes = self.data.num_outputs if self.data.task == "classification" else None
+        try:
+            loss = loss_from_config(self.config, self.data.task, num_classes, check_targets=False)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return loss.to(self.device)
+
     def _metrics(self) -> RunningMetrics:
-        return metrics_for_task(self.data.task, self.device, target_scale=self.data.target_scale)
+        # the short set (loss, acc | rmse, mae) for epoch rows; the test summary gets all
+        return metrics_for_task(
+            self.data.task, self.device, target_scale=self.data.target_scale, detailed=False
+        )
 
     @property
     def primary(self) -> str:
@@ -132,7 +152,14 @@ class Trainer:
                 self.save_last()
         return metrics.compute()
 
-    def evaluate(self, split: Split, model: nn.Module | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        split: Split,
+        model: nn.Module | None = None,
+        *,
+        detailed: bool = False,
+        confusion_png: Path | None = None,
+    ) -> dict[str, float]:
         """Metrics of `model` (default: the trained one) on `split`, in eval mode."""
         return evaluate(
             model if model is not None else self.model,
@@ -141,6 +168,8 @@ class Trainer:
             task=self.data.task,
             batch_size=self.config.data.eval_batch_size,
             target_scale=self.data.target_scale,
+            detailed=detailed,
+            confusion_png=confusion_png,
         )
 
     def fit(self) -> dict[str, Any]:
@@ -175,6 +204,8 @@ class Trainer:
                 "try a lower optim.lr (the last good checkpoint is kept)"
             )
         val = self.evaluate(self.val_split)
+        if self.scheduler.plateau is not None:  # sched.name = plateau: metric-driven lr
+            self.scheduler.observe(val[self.config.sched.monitor])
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
         self.epoch, self.batch_in_epoch = epoch + 1, 0
@@ -207,7 +238,8 @@ class Trainer:
         if self.run and self.run.best.is_file():
             model = self._build_model()
             model.load_state_dict(load_checkpoint(self.run.best, self.device)["model"])
-        test = self.evaluate(self.data.test, model)
+        png = self.run.plots / "confusion.png" if self.run else None
+        test = self.evaluate(self.data.test, model, detailed=True, confusion_png=png)
         summary = {
             "test": test,
             "primary_metric": self.primary,
@@ -246,6 +278,7 @@ class Trainer:
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
+            "last_lr": float(self.last_lr),
             "rng": rng_state(),
         }
 
@@ -255,6 +288,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
+        self.last_lr = float(state["last_lr"])  # the latest update's lr (the epoch row logs it)
         self.train_metrics.load_state_dict(state["train_metrics"])
         self.best = dict(state["best"])
         self.history = list(state["history"])
