@@ -124,12 +124,12 @@ def _resnet(
     )
 
 
-_DOC = """{arch}: `create_model("{name}", num_classes=..., in_shape=(C, H, W), drop_path_rate=...,
-    drop_rate=..., stem_stride=None|1|2|4, zero_init_last=True)`."""
-
-
 @register_model
 def resnet18(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
+    """ResNet-18: BasicBlock x (2, 2, 2, 2); 11,689,512 parameters at 1000 classes.
+
+    kwargs: drop_path_rate, drop_path_rule, drop_rate, stem_stride (None|1|2|4), zero_init_last.
+    """
     return _resnet(
         "resnet18", BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
@@ -137,6 +137,10 @@ def resnet18(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> Res
 
 @register_model
 def resnet34(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
+    """ResNet-34: BasicBlock x (3, 4, 6, 3); 21,797,672 parameters.
+
+    kwargs: drop_path_rate, drop_path_rule, drop_rate, stem_stride (None|1|2|4), zero_init_last.
+    """
     return _resnet(
         "resnet34", BasicBlock, (3, 4, 6, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
@@ -144,6 +148,10 @@ def resnet34(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> Res
 
 @register_model
 def resnet50(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
+    """ResNet-50: Bottleneck x (3, 4, 6, 3); 25,557,032 parameters, 4.09 G MACs at 224.
+
+    kwargs: drop_path_rate, drop_path_rule, drop_rate, stem_stride (None|1|2|4), zero_init_last.
+    """
     return _resnet(
         "resnet50", Bottleneck, (3, 4, 6, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
@@ -151,6 +159,10 @@ def resnet50(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> Res
 
 @register_model
 def resnet101(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
+    """ResNet-101: Bottleneck x (3, 4, 23, 3); 44,549,160 parameters.
+
+    kwargs: drop_path_rate, drop_path_rule, drop_rate, stem_stride (None|1|2|4), zero_init_last.
+    """
     return _resnet(
         "resnet101", Bottleneck, (3, 4, 23, 3), num_classes=num_classes, in_shape=in_shape, **kwargs
     )
@@ -158,6 +170,10 @@ def resnet101(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> Re
 
 @register_model
 def resnext50_32x4d(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any) -> ResNet:
+    """ResNeXt-50 32x4d: Bottleneck x (3, 4, 6, 3), cardinality 32, width 4; 25,028,904.
+
+    kwargs: drop_path_rate, drop_path_rule, drop_rate, stem_stride (None|1|2|4), zero_init_last.
+    """
     return _resnet(
         "resnext50_32x4d",
         Bottleneck,
@@ -169,14 +185,5 @@ def resnext50_32x4d(*, num_classes: int, in_shape: Sequence[int], **kwargs: Any)
         **kwargs,
     )
 
-
-for _fn, _arch in (
-    (resnet18, "ResNet-18 (BasicBlock 2-2-2-2)"),
-    (resnet34, "ResNet-34 (BasicBlock 3-4-6-3)"),
-    (resnet50, "ResNet-50 (Bottleneck 3-4-6-3)"),
-    (resnet101, "ResNet-101 (Bottleneck 3-4-23-3)"),
-    (resnext50_32x4d, "ResNeXt-50 32x4d (Bottleneck 3-4-6-3, cardinality 32, width 4)"),
-):
-    _fn.__doc__ = _DOC.format(arch=_arch, name=_fn.__name__)
 
 __all__ = ["ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d"]
