@@ -10,6 +10,10 @@ a float32 2048x2048 matmul's FLOP/s measured in the same rounds (model FLOPs uti
 MFU). A step's FLOPs are counted once with torch.utils.flop_counter over forward and
 backward (2 FLOPs per multiply-add; elementwise and normalization ops are not counted).
 Float32 throughout; on CUDA (when present or `--device cuda`) the same, with synchronization.
+`--reference convnext_atto` (default) also times timm's 1x1-conv computation of the
+conv-MLP ConvNeXt blocks on the same weights, the implementation trainlab's replaces.
+On a shared, oversubscribed CPU use `--threads 1`: OpenMP barriers waiting for a
+descheduled second thread made 2-thread figures swing up to 10x between runs.
 """
 
 from __future__ import annotations
