@@ -1,0 +1,247 @@
+"""Colour operations of RandAugment on batches, with per-image parameters.
+
+Each operation reproduces Pillow's (``ImageOps``/``ImageEnhance``) on uint8 RGB images:
+autocontrast, equalize, solarize, posterize, brightness and contrast are per-image,
+per-channel 256-entry lookup tables (LUTs); color and sharpness are blends with a
+per-pixel "degenerate" image. Pillow's blend is out = trunc(deg + f * (img - deg)), clipped
+to [0, 255], computed in float32; its luma is L = (19595 R + 38470 G + 7471 B + 2^15) >> 16.
+
+Float images are intensities in [0, 1]: the same tables are read with linear interpolation
+between levels (so an identity table is an exact identity) and blends are not truncated.
+
+Parameters are tensors (n,) (one value per image) or Python numbers (the same for all).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_CHUNK = 8  # images per chunk: int64 index temporaries stay inside the L3 cache
+
+
+def _per_image(v: float | Tensor, n: int, device: torch.device) -> Tensor:
+    return torch.as_tensor(v, dtype=torch.float32, device=device).reshape(-1).expand(n)
+
+
+def _levels(x: Tensor) -> Tensor:
+    """Images as float32 levels in [0, 255]."""
+    return x.float() if x.dtype == torch.uint8 else x.float() * 255.0
+
+
+def luma(x: Tensor) -> Tensor:
+    """Pillow's "L" conversion (n, C, H, W) -> (n, H, W) float32 levels (integer-exact on uint8)."""
+    if x.shape[1] != 3:
+        return _levels(x[:, 0])
+    if x.dtype == torch.uint8:
+        xi = x.to(torch.int32)
+        lum = (xi[:, 0] * 19595 + xi[:, 1] * 38470 + xi[:, 2] * 7471 + 0x8000) >> 16
+        return lum.float()
+    return (x[:, 0] * 0.299 + x[:, 1] * 0.587 + x[:, 2] * 0.114).float() * 255.0
+
+
+def _blend(deg: Tensor, img: Tensor, f: Tensor, integer: bool) -> Tensor:
+    """Pillow's Image.blend(deg, img, f) on float32 levels; f (n, 1, 1, 1)."""
+    out = deg + f * (img - deg)
+    out.clamp_(0.0, 255.0)
+    return out.floor_() if integer else out
+
+
+# ---- lookup tables: (n, C, 256) float32, levels -----------------------------------------
+
+
+def _ramp(device: torch.device) -> Tensor:
+    return torch.arange(256, dtype=torch.float32, device=device)
+
+
+def lut_solarize(x: Tensor, threshold: float | Tensor) -> Tensor:
+    """Invert the levels >= threshold (Pillow ``ImageOps.solarize``); 256 is the identity."""
+    n, c = x.shape[:2]
+    t = _per_image(threshold, n, x.device).view(n, 1, 1)
+    r = _ramp(x.device)
+    return torch.where(r < t, r, 255.0 - r).expand(n, c, 256)
+
+
+def lut_posterize(x: Tensor, bits: int | Tensor) -> Tensor:
+    """Keep the top ``bits`` bits of each level (Pillow ``ImageOps.posterize``); 8: identity."""
+    n, c = x.shape[:2]
+    b = torch.as_tensor(bits, device=x.device).reshape(-1).expand(n).long()
+    if bool(((b < 1) | (b > 8)).any()):
+        raise ValueError(f"bits: expected integers in [1, 8], got {b.tolist()}")
+    mask = (~((1 << (8 - b)) - 1)).view(n, 1, 1)
+    r = torch.arange(256, device=x.device)
+    return (r & mask).float().expand(n, c, 256)
+
+
+def lut_brightness(x: Tensor, factor: float | Tensor) -> Tensor:
+    """blend(black, img, f) (Pillow ``ImageEnhance.Brightness``); f = 1: identity."""
+    n, c = x.shape[:2]
+    f = _per_image(factor, n, x.device).view(n, 1, 1)
+    return _blend(
+        torch.zeros(1, device=x.device), _ramp(x.device), f, x.dtype == torch.uint8
+    ).expand(n, c, 256)
+
+
+def lut_contrast(x: Tensor, factor: float | Tensor) -> Tensor:
+    """blend(mean gray, img, f) (Pillow ``ImageEnhance.Contrast``); f = 1: identity.
+
+    The gray level is the mean luma, rounded (``int(mean + 0.5)``) on uint8 images.
+    """
+    n, c = x.shape[:2]
+    f = _per_image(factor, n, x.device).view(n, 1, 1)
+    # mean luma per image, in float64 so that the rounding below matches Pillow's
+    parts = [luma(x[i : i + _CHUNK]).double().mean(dim=(1, 2)) for i in range(0, n, _CHUNK)]
+    mean = torch.cat(parts).float() if parts else torch.zeros(0, device=x.device)
+    if x.dtype == torch.uint8:
+        mean = (mean + 0.5).floor()
+    return _blend(mean.view(n, 1, 1), _ramp(x.device), f, x.dtype == torch.uint8).expand(n, c, 256)
+
+
+def lut_autocontrast(x: Tensor) -> Tensor:
+    """Stretch each channel's [min, max] to [0, 255] (Pillow ``ImageOps.autocontrast``)."""
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    lo = _levels(flat.amin(dim=2)).unsqueeze(2)  # (n, C, 1)
+    hi = _levels(flat.amax(dim=2)).unsqueeze(2)
+    ok = hi > lo
+    scale = 255.0 / torch.where(ok, hi - lo, torch.ones_like(hi))
+    r = _ramp(x.device)
+    if x.dtype == torch.uint8:  # Pillow: int(ix * scale + offset) in double precision
+        sd = 255.0 / torch.where(ok, hi - lo, torch.ones_like(hi)).double()
+        out = (r.double() * sd - lo.double() * sd).clamp(0, 255).floor()
+        out = out.float()
+    else:
+        out = ((r - lo) * scale).clamp(0, 255)
+    return torch.where(ok, out, r)
+
+
+def histogram(x: Tensor) -> Tensor:
+    """Per image and channel histograms of the levels (n, C, 256), int64."""
+    n, c = x.shape[:2]
+    hists = []
+    for s in range(0, n, _CHUNK):
+        xc = x[s : s + _CHUNK]
+        m = xc.shape[0] * c
+        lv = xc.long() if x.dtype == torch.uint8 else (xc * 255.0).round().clamp(0, 255).long()
+        idx = lv.view(m, -1) + (torch.arange(m, device=x.device) * 256).unsqueeze(1)
+        hists.append(torch.bincount(idx.view(-1), minlength=m * 256).view(-1, c, 256))
+    return torch.cat(hists) if hists else torch.zeros(0, c, 256, dtype=torch.long)
+
+
+def lut_equalize(x: Tensor) -> Tensor:
+    """Histogram equalization (Pillow ``ImageOps.equalize``).
+
+    step = (count - count of the highest present level) // 255;
+    lut[i] = (step // 2 + #pixels below level i) // step, or the identity when step = 0.
+    """
+    h = histogram(x)  # (n, C, 256)
+    r = torch.arange(256, device=x.device)
+    last = torch.where(h > 0, r, torch.full_like(r, -1)).amax(dim=2, keepdim=True)  # (n, C, 1)
+    step = (h.sum(2, keepdim=True) - h.gather(2, last.clamp(min=0))) // 255
+    below = h.cumsum(2) - h  # exclusive cumulative sum
+    ok = step > 0
+    lut = (step // 2 + below) // torch.where(ok, step, torch.ones_like(step))
+    return torch.where(ok, lut.clamp(max=255), r).float()
+
+
+def apply_lut(x: Tensor, lut: Tensor, out: Tensor | None = None) -> Tensor:
+    """out[i, c] = lut[i, c][x[i, c]] in one gather per chunk; ``lut`` (n, C, 256) levels.
+
+    uint8: an exact table lookup. float: linear interpolation between neighbouring entries.
+    """
+    n, c, h, w = x.shape
+    if out is None:
+        out = torch.empty_like(x)
+    if x.dtype == torch.uint8:
+        tab = lut.round().clamp(0, 255).to(torch.uint8)
+    else:
+        tab = torch.cat([lut, lut[:, :, -1:]], dim=2) / 255.0  # (n, C, 257) guard entry
+    for s in range(0, n, _CHUNK):
+        e = min(s + _CHUNK, n)
+        xc = x[s:e].reshape(e - s, c, h * w)
+        if x.dtype == torch.uint8:
+            torch.gather(tab[s:e], 2, xc.long(), out=out[s:e].view(e - s, c, h * w))
+        else:
+            t = (xc * 255.0).clamp_(0.0, 255.0)
+            i0 = t.floor()
+            frac = t - i0
+            i0 = i0.long()
+            tc = tab[s:e].to(x.dtype)
+            v0 = torch.gather(tc, 2, i0)
+            v1 = torch.gather(tc, 2, i0 + 1)
+            out[s:e].view(e - s, c, h * w).copy_(v0.lerp_(v1, frac))
+    return out
+
+
+# ---- per-pixel blends --------------------------------------------------------------------
+
+
+def color(x: Tensor, factor: float | Tensor) -> Tensor:
+    """blend(gray image, img, f) (Pillow ``ImageEnhance.Color``); single channel: identity."""
+    n = x.shape[0]
+    f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
+    if x.shape[1] != 3:
+        return x.clone()
+    integer = x.dtype == torch.uint8
+    out = torch.empty_like(x)
+    for s in range(0, n, _CHUNK):
+        xc = x[s : s + _CHUNK]
+        res = _blend(luma(xc).unsqueeze(1), _levels(xc), f[s : s + _CHUNK], integer)
+        out[s : s + _CHUNK] = res if integer else res / 255.0
+    return out
+
+
+def smooth(x: Tensor) -> Tensor:
+    """Pillow's SMOOTH filter, kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, border pixels kept;
+    float32 levels out (rounded on uint8)."""
+    lv = _levels(x)
+    _, _, h, w = lv.shape
+    if h < 3 or w < 3:
+        return lv
+    box = lv[:, :, :-2] + lv[:, :, 1:-1] + lv[:, :, 2:]  # vertical 3-sums (n, C, H-2, W)
+    s = box[..., :-2] + box[..., 1:-1] + box[..., 2:]  # 3x3 sums (n, C, H-2, W-2)
+    s.add_(lv[:, :, 1:-1, 1:-1], alpha=4.0).div_(13.0)
+    if x.dtype == torch.uint8:
+        s.add_(0.5).floor_()
+    out = lv.clone()
+    out[:, :, 1:-1, 1:-1] = s
+    return out
+
+
+def sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
+    """blend(smoothed image, img, f) (Pillow ``ImageEnhance.Sharpness``); f = 1: identity."""
+    n = x.shape[0]
+    f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
+    integer = x.dtype == torch.uint8
+    out = torch.empty_like(x)
+    for s in range(0, n, _CHUNK):
+        xc = x[s : s + _CHUNK]
+        res = _blend(smooth(xc), _levels(xc), f[s : s + _CHUNK], integer)
+        out[s : s + _CHUNK] = res if integer else res / 255.0
+    return out
+
+
+def _lut_op(name: str):
+    def op(x: Tensor, *args: float | Tensor) -> Tensor:
+        return apply_lut(x, LUTS[name](x, *args))
+
+    op.__name__ = name
+    op.__doc__ = LUTS[name].__doc__
+    return op
+
+
+LUTS = {
+    "autocontrast": lut_autocontrast,
+    "equalize": lut_equalize,
+    "solarize": lut_solarize,
+    "posterize": lut_posterize,
+    "brightness": lut_brightness,
+    "contrast": lut_contrast,
+}
+
+autocontrast = _lut_op("autocontrast")
+equalize = _lut_op("equalize")
+solarize = _lut_op("solarize")
+posterize = _lut_op("posterize")
+brightness = _lut_op("brightness")
+contrast = _lut_op("contrast")
