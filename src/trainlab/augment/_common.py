@@ -148,3 +148,27 @@ class SeededGenerator:
         self.seed = int(state["seed"])
         st = state.get("rng_state")
         self._gen, self._pending = None, (st.clone() if st is not None else None)
+
+
+def _row_view(x: Tensor) -> Tensor:
+    """(N, ...) contiguous -> (N, R) rows reinterpreted as the widest integer type dividing
+    the row size: torch's index_select/index_copy on 4-D uint8/float tensors is many times
+    slower on CPU than on wide 2-D rows (measured 20x-70x at 128x3x224x224)."""
+    rows = x.reshape(x.shape[0], -1)
+    nbytes = rows.shape[1] * x.element_size()
+    for dt, size in ((torch.int64, 8), (torch.int32, 4), (torch.int16, 2)):
+        if nbytes % size == 0 and x.element_size() <= size:
+            return rows.view(torch.uint8).view(dt) if x.element_size() != size else rows.view(dt)
+    return rows
+
+
+def take_rows(x: Tensor, index: Tensor) -> Tensor:
+    """x[index] along dim 0 (a copy), fast on CPU for images."""
+    x = x.contiguous()
+    return _row_view(x).index_select(0, index).view(x.dtype).view(-1, *x.shape[1:])
+
+
+def put_rows(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
+    """out[index] = src along dim 0, in place; ``out`` and ``src`` contiguous."""
+    _row_view(out).index_copy_(0, index, _row_view(src.contiguous()))
+    return out

@@ -36,6 +36,7 @@ def affine(x: Tensor, matrix: Tensor, fill: float | tuple[float, ...] | Tensor =
     = (a, b, c, d, e, f), mapping output pixel centres to input coordinates (Pillow's
     convention). ``fill`` is in the image's units (levels for uint8)."""
     n, ch, h, w = x.shape
+    x = x.contiguous()
     out = torch.empty_like(x)
     fv = _fill_tensor(x, fill)
     m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
@@ -45,9 +46,13 @@ def affine(x: Tensor, matrix: Tensor, fill: float | tuple[float, ...] | Tensor =
         e = min(s + _CHUNK, n)
         k = e - s
         a, b, c, d, ee, f = m[s:e].unbind(1)  # each (k, 1, 1)
-        xin = (a * xs + b * ys + c).floor_().clamp_(-1, w).add_(1)  # (k, H, W)
-        yin = (d * xs + ee * ys + f).floor_().clamp_(-1, h).add_(1)
-        idx = (yin * (w + 2) + xin).long().view(k, 1, h * w).expand(k, ch, h * w)
+        # x_in = floor(a x + (b y + c)): a full (k, H, W) map only when b != 0 (else (k, 1, W))
+        xin = a * xs + (b * ys + c) if bool((b != 0).any()) else a * xs + c
+        yin = ee * ys + (d * xs + f) if bool((d != 0).any()) else ee * ys + f
+        xin = xin.floor_().clamp_(-1, w).add_(1)  # -1 and W land on the fill ring
+        yin = yin.floor_().clamp_(-1, h).add_(1)
+        idx = (yin * (w + 2) + xin).long()  # exact in float32 below 2^24 pixels
+        idx = idx.expand(k, h, w).reshape(k, 1, h * w).expand(k, ch, h * w)
         src = fv.expand(k, ch, h + 2, w + 2).clone()  # (k, C, H+2, W+2) ring of fill colour
         src[:, :, 1:-1, 1:-1] = x[s:e]
         torch.gather(src.view(k, ch, -1), 2, idx, out=out[s:e].view(k, ch, h * w))

@@ -36,6 +36,7 @@ from ._common import (
     check_probability,
     rand,
     sample_beta,
+    take_rows,
 )
 
 MODES = ("batch", "pair", "elem")
@@ -151,6 +152,7 @@ def box_lam(boxes: Tensor, height: int, width: int) -> Tensor:
 
 def apply_mix(x: Tensor, info: MixInfo) -> Tensor:
     """Build the mixed batch described by ``info`` (out of place, chunks of 8 images)."""
+    x = x.contiguous()
     n, _, h, w = x.shape
     out = torch.empty_like(x)
     dev = x.device
@@ -162,7 +164,7 @@ def apply_mix(x: Tensor, info: MixInfo) -> Tensor:
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
         a = x[s:e]
-        b = x.index_select(0, info.partner[s:e])
+        b = take_rows(x, info.partner[s:e])
         wt = (1.0 - lam[s:e]).to(wdtype).view(-1, 1, 1, 1)  # (n, 1, 1, 1)
         if any_cut:
             bx = info.boxes[s:e]
