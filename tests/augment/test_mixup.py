@@ -77,7 +77,7 @@ def test_cutmix_weight_equals_pasted_area(n: int, seed: int, alpha: float) -> No
     g = _gen(seed)
     x = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 2, 9, 11).contiguous()
     y = torch.arange(n) % 3
-    out, t, info = cutmix(x, y, num_classes=3, alpha=alpha, mode="elem", generator=g,
+    out, _t, info = cutmix(x, y, num_classes=3, alpha=alpha, mode="elem", generator=g,
                           return_info=True)  # fmt: skip
     for i in range(n):
         j = int(info.partner[i])
@@ -189,20 +189,20 @@ def test_beta_lambda_distribution() -> None:
     ],
 )
 def test_bad_parameters_raise(kwargs: dict, name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name}:"):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
         mix(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), num_classes=2, generator=_gen(0),
             **kwargs)  # fmt: skip
-    with pytest.raises(ValueError, match=f"^{name}:"):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
         Mixup(2, **kwargs)
 
 
 def test_bad_inputs_raise() -> None:
     g = _gen(0)
-    with pytest.raises(ValueError, match="^y: expected 1 targets"):  # (C, H, W) is one image
+    with pytest.raises(ValueError, match=r"^y: expected 1 targets"):  # (C, H, W) is one image
         mix(torch.rand(2, 4, 4), torch.tensor([0, 1]), num_classes=2, generator=g)
-    with pytest.raises(ValueError, match="^x: .*rank 2"):
+    with pytest.raises(ValueError, match=r"^x: .*rank 2"):
         mix(torch.rand(4, 4), torch.tensor([0]), num_classes=2, generator=g)
-    with pytest.raises(ValueError, match="^x: expected dtype"):
+    with pytest.raises(ValueError, match=r"^x: expected dtype"):
         mix(torch.zeros(2, 3, 4, 4, dtype=torch.int32), torch.tensor([0, 1]), num_classes=2,
             generator=g)  # fmt: skip
     with pytest.raises(ValueError, match="num_classes"):

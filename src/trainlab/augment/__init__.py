@@ -8,7 +8,9 @@ configured ``nn.Module`` form that owns a seeded generator whose state is checkp
 """
 
 from .basic import horizontal_flip, normalize, random_resized_crop, resize_crops
-from .color import (
+from .geometric import affine, rotate, shear_x, shear_y, translate_x, translate_y
+from .mixup import MixInfo, Mixup, cutmix, mix, mix_targets, mixup, soft_targets
+from .photometric import (
     apply_lut,
     autocontrast,
     brightness,
@@ -19,8 +21,6 @@ from .color import (
     sharpness,
     solarize,
 )
-from .geometric import affine, rotate, shear_x, shear_y, translate_x, translate_y
-from .mixup import MixInfo, Mixup, cutmix, mix, mix_targets, mixup, soft_targets
 from .placement import augment_placement
 from .rand_augment import OPS, RandAugment, RandAugmentInfo, apply_op, op_parameter, rand_augment
 from .random_erasing import RandomErasing, random_erasing

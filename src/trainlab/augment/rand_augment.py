@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import color as _c
 from . import geometric as _g
+from . import photometric as _c
 from ._common import SeededGenerator, check_generator, check_images, put_rows, take_rows
 
 OPS = (

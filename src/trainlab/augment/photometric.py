@@ -1,4 +1,4 @@
-"""Colour operations of RandAugment on batches, with per-image parameters.
+"""Photometric (colour) operations of RandAugment on batches, with per-image parameters.
 
 Each operation reproduces Pillow's (``ImageOps``/``ImageEnhance``) on uint8 RGB images:
 autocontrast, equalize, solarize, posterize, brightness and contrast are per-image,
@@ -107,7 +107,9 @@ def lut_autocontrast(x: Tensor) -> Tensor:
     scale = 255.0 / torch.where(ok, hi - lo, torch.ones_like(hi))
     r = _ramp(x.device)
     if x.dtype == torch.uint8:  # Pillow: int(ix * scale + offset) in double precision
-        sd = 255.0 / torch.where(ok, hi - lo, torch.ones_like(hi)).double()
+        # true division: torch evaluates `255.0 / t` as 255 * reciprocal(t), one ulp off
+        den = torch.where(ok, hi - lo, torch.ones_like(hi)).double()
+        sd = torch.full_like(den, 255.0) / den
         out = (r.double() * sd - lo.double() * sd).clamp(0, 255).floor()
         out = out.float()
     else:
