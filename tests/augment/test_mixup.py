@@ -215,3 +215,16 @@ def test_bad_inputs_raise() -> None:
         mixup(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), num_classes=2, lam=1.5)
     with pytest.raises(ValueError, match="box"):
         cutmix(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), num_classes=2, box=(0, 5, 0, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_vectorized_path_equals_per_image_path(dtype: torch.dtype) -> None:
+    from trainlab.augment.mixup import _apply_mix_per_image, _apply_mix_vectorized, _draw
+
+    g = _gen(2)
+    x = (torch.rand(9, 3, 10, 12, generator=g) * 255).to(dtype)
+    info = _draw(x, mode="elem", prob=0.9, mixup_alpha=0.5, cutmix_alpha=1.0, switch_prob=0.5,
+                 generator=g)  # fmt: skip
+    a, b = _apply_mix_per_image(x, info), _apply_mix_vectorized(x, info)
+    torch.testing.assert_close(a.float(), b.float(), atol=1.0 if dtype == torch.uint8 else 1e-6,
+                               rtol=0)  # fmt: skip
