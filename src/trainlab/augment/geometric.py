@@ -51,11 +51,14 @@ def affine(x: Tensor, matrix: Tensor, fill: float | tuple[float, ...] | Tensor =
         yin = ee * ys + (d * xs + f) if bool((d != 0).any()) else ee * ys + f
         xin = xin.floor_().clamp_(-1, w).add_(1)  # -1 and W land on the fill ring
         yin = yin.floor_().clamp_(-1, h).add_(1)
-        idx = (yin * (w + 2) + xin).long()  # exact in float32 below 2^24 pixels
-        idx = idx.expand(k, h, w).reshape(k, 1, h * w).expand(k, ch, h * w)
-        src = fv.expand(k, ch, h + 2, w + 2).clone()  # (k, C, H+2, W+2) ring of fill colour
+        # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
+        # gather would need int64 (measured several times slower)
+        idx = (yin * (w + 2) + xin).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
+        off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
+        idx = idx + off.view(k, ch, 1)  # (k, C, HW)
+        src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
         src[:, :, 1:-1, 1:-1] = x[s:e]
-        torch.gather(src.view(k, ch, -1), 2, idx, out=out[s:e].view(k, ch, h * w))
+        torch.index_select(src.view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
     return out
 
 

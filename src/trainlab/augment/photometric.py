@@ -30,13 +30,18 @@ def _levels(x: Tensor) -> Tensor:
 
 
 def luma(x: Tensor) -> Tensor:
-    """Pillow's "L" conversion (n, C, H, W) -> (n, H, W) float32 levels (integer-exact on uint8)."""
+    """Pillow's "L" conversion (n, C, H, W) -> (n, H, W) float32 levels (integer-exact on uint8).
+
+    (19595 R + 38470 G + 7471 B + 2^15) >> 16 is evaluated in float32: every partial sum
+    stays below 2^24, so it is exact, and it avoids an int32 copy of the images.
+    """
     if x.shape[1] != 3:
         return _levels(x[:, 0])
     if x.dtype == torch.uint8:
-        xi = x.to(torch.int32)
-        lum = (xi[:, 0] * 19595 + xi[:, 1] * 38470 + xi[:, 2] * 7471 + 0x8000) >> 16
-        return lum.float()
+        xf = x.float()
+        acc = xf[:, 0] * 19595.0
+        acc.add_(xf[:, 1], alpha=38470.0).add_(xf[:, 2], alpha=7471.0).add_(32768.0)
+        return acc.mul_(1.0 / 65536.0).floor_()
     return (x[:, 0] * 0.299 + x[:, 1] * 0.587 + x[:, 2] * 0.114).float() * 255.0
 
 
@@ -118,14 +123,20 @@ def lut_autocontrast(x: Tensor) -> Tensor:
 
 
 def histogram(x: Tensor) -> Tensor:
-    """Per image and channel histograms of the levels (n, C, 256), int64."""
+    """Per image and channel histograms of the levels (n, C, 256), int64.
+
+    One ``bincount`` per chunk over level + 256 * row, with the index in int16 (8 images x 3
+    channels x 256 bins < 2^15): the int64 index torch would otherwise build costs ~7x more.
+    """
     n, c = x.shape[:2]
     hists = []
     for s in range(0, n, _CHUNK):
         xc = x[s : s + _CHUNK]
         m = xc.shape[0] * c
-        lv = xc.long() if x.dtype == torch.uint8 else (xc * 255.0).round().clamp(0, 255).long()
-        idx = lv.view(m, -1) + (torch.arange(m, device=x.device) * 256).unsqueeze(1)
+        itype = torch.int16 if m * 256 < 2**15 else torch.int32
+        lv = xc if x.dtype == torch.uint8 else (xc * 255.0).round_().clamp_(0, 255)
+        off = torch.arange(m, device=x.device, dtype=itype).mul_(256).unsqueeze(1)
+        idx = lv.reshape(m, -1).to(itype).add_(off)
         hists.append(torch.bincount(idx.view(-1), minlength=m * 256).view(-1, c, 256))
     return torch.cat(hists) if hists else torch.zeros(0, c, 256, dtype=torch.long)
 
@@ -147,35 +158,52 @@ def lut_equalize(x: Tensor) -> Tensor:
 
 
 def apply_lut(x: Tensor, lut: Tensor, out: Tensor | None = None) -> Tensor:
-    """out[i, c] = lut[i, c][x[i, c]] in one gather per chunk; ``lut`` (n, C, 256) levels.
+    """out[i, c] = lut[i, c][x[i, c]]; ``lut`` (n, C, 256) levels. ``out`` may be ``x``.
 
-    uint8: an exact table lookup. float: linear interpolation between neighbouring entries.
+    uint8: an exact table lookup, one ``index_select`` per chunk of 8 images from the flat
+    tables with an int32 index (level + 256 * row); measured ~7x faster than ``gather``,
+    which needs an int64 index. float: linear interpolation between neighbouring entries.
     """
     n, c, h, w = x.shape
     if out is None:
         out = torch.empty_like(x)
     if x.dtype == torch.uint8:
         tab = lut.round().clamp(0, 255).to(torch.uint8)
-    else:
-        tab = torch.cat([lut, lut[:, :, -1:]], dim=2) / 255.0  # (n, C, 257) guard entry
+        for s in range(0, n, _CHUNK):
+            e = min(s + _CHUNK, n)
+            m = (e - s) * c
+            off = torch.arange(m, device=x.device, dtype=torch.int32).mul_(256).unsqueeze(1)
+            idx = x[s:e].reshape(m, h * w).to(torch.int32).add_(off)  # (m, HW)
+            flat = tab[s:e].reshape(-1)
+            torch.index_select(flat, 0, idx.view(-1), out=out[s:e].view(-1))
+        return out
+    tab = torch.cat([lut, lut[:, :, -1:]], dim=2) / 255.0  # (n, C, 257) guard entry
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
-        xc = x[s:e].reshape(e - s, c, h * w)
-        if x.dtype == torch.uint8:
-            torch.gather(tab[s:e], 2, xc.long(), out=out[s:e].view(e - s, c, h * w))
-        else:
-            t = (xc * 255.0).clamp_(0.0, 255.0)
-            i0 = t.floor()
-            frac = t - i0
-            i0 = i0.long()
-            tc = tab[s:e].to(x.dtype)
-            v0 = torch.gather(tc, 2, i0)
-            v1 = torch.gather(tc, 2, i0 + 1)
-            out[s:e].view(e - s, c, h * w).copy_(v0.lerp_(v1, frac))
+        t = (x[s:e].reshape(e - s, c, h * w) * 255.0).clamp_(0.0, 255.0)
+        i0 = t.floor()
+        frac = t.sub_(i0)
+        i0 = i0.long()
+        tc = tab[s:e].to(x.dtype)
+        v0 = torch.gather(tc, 2, i0)
+        v1 = torch.gather(tc, 2, i0.add_(1))
+        out[s:e].view(e - s, c, h * w).copy_(v0.lerp_(v1, frac))
     return out
 
 
 # ---- per-pixel blends --------------------------------------------------------------------
+
+
+def _blend_into(out: Tensor, deg: Tensor, img: Tensor, f: Tensor) -> None:
+    """out = blend(deg, img, f) for a chunk; ``img`` float32 levels (modified), f (k,1,1,1).
+
+    uint8: float32 arithmetic as in Pillow, and the conversion truncates like its cast.
+    """
+    res = img.sub_(deg).mul_(f).add_(deg).clamp_(0.0, 255.0)
+    if out.dtype == torch.uint8:
+        out.copy_(res)
+    else:
+        out.copy_(res.div_(255.0))
 
 
 def color(x: Tensor, factor: float | Tensor) -> Tensor:
@@ -184,26 +212,26 @@ def color(x: Tensor, factor: float | Tensor) -> Tensor:
     f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
     if x.shape[1] != 3:
         return x.clone()
-    integer = x.dtype == torch.uint8
     out = torch.empty_like(x)
     for s in range(0, n, _CHUNK):
         xc = x[s : s + _CHUNK]
-        res = _blend(luma(xc).unsqueeze(1), _levels(xc), f[s : s + _CHUNK], integer)
-        out[s : s + _CHUNK] = res if integer else res / 255.0
+        _blend_into(out[s : s + _CHUNK], luma(xc).unsqueeze(1), _levels(xc), f[s : s + _CHUNK])
     return out
 
 
 def smooth(x: Tensor) -> Tensor:
     """Pillow's SMOOTH filter, kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, border pixels kept;
-    float32 levels out (rounded on uint8)."""
+    float32 levels out (rounded on uint8). Box sums by shifted adds (no conv2d)."""
     lv = _levels(x)
     _, _, h, w = lv.shape
     if h < 3 or w < 3:
         return lv
-    box = lv[:, :, :-2] + lv[:, :, 1:-1] + lv[:, :, 2:]  # vertical 3-sums (n, C, H-2, W)
-    s = box[..., :-2] + box[..., 1:-1] + box[..., 2:]  # 3x3 sums (n, C, H-2, W-2)
-    s.add_(lv[:, :, 1:-1, 1:-1], alpha=4.0).div_(13.0)
-    if x.dtype == torch.uint8:
+    box = lv[:, :, :-2] + lv[:, :, 1:-1]
+    box += lv[:, :, 2:]  # vertical 3-sums (n, C, H-2, W)
+    s = box[..., :-2] + box[..., 1:-1]
+    s += box[..., 2:]  # 3x3 sums (n, C, H-2, W-2)
+    s.add_(lv[:, :, 1:-1, 1:-1], alpha=4.0).mul_(1.0 / 13.0)
+    if x.dtype == torch.uint8:  # round half up; s / 13 is never within 1e-3 of a half
         s.add_(0.5).floor_()
     out = lv.clone()
     out[:, :, 1:-1, 1:-1] = s
@@ -214,12 +242,10 @@ def sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
     """blend(smoothed image, img, f) (Pillow ``ImageEnhance.Sharpness``); f = 1: identity."""
     n = x.shape[0]
     f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
-    integer = x.dtype == torch.uint8
     out = torch.empty_like(x)
     for s in range(0, n, _CHUNK):
         xc = x[s : s + _CHUNK]
-        res = _blend(smooth(xc), _levels(xc), f[s : s + _CHUNK], integer)
-        out[s : s + _CHUNK] = res if integer else res / 255.0
+        _blend_into(out[s : s + _CHUNK], smooth(xc), _levels(xc), f[s : s + _CHUNK])
     return out
 
 
