@@ -30,19 +30,24 @@ def _levels(x: Tensor) -> Tensor:
 
 
 def luma(x: Tensor) -> Tensor:
-    """Pillow's "L" conversion (n, C, H, W) -> (n, H, W) float32 levels (integer-exact on uint8).
+    """Pillow's "L" conversion (n, C, H, W) -> (n, H, W) float32 levels (integer-exact on uint8)."""
+    return _luma_levels(_levels(x), x.dtype == torch.uint8)
 
-    (19595 R + 38470 G + 7471 B + 2^15) >> 16 is evaluated in float32: every partial sum
-    stays below 2^24, so it is exact, and it avoids an int32 copy of the images.
+
+def _luma_levels(lv: Tensor, integer: bool) -> Tensor:
+    """Luma of float32 levels (n, C, H, W) -> (n, H, W).
+
+    Integer images: (19595 R + 38470 G + 7471 B + 2^15) >> 16, evaluated in float32; every
+    partial sum stays below 2^24, so it is exact. Float images: 0.299 R + 0.587 G + 0.114 B.
     """
-    if x.shape[1] != 3:
-        return _levels(x[:, 0])
-    if x.dtype == torch.uint8:
-        xf = x.float()
-        acc = xf[:, 0] * 19595.0
-        acc.add_(xf[:, 1], alpha=38470.0).add_(xf[:, 2], alpha=7471.0).add_(32768.0)
+    if lv.shape[1] != 3:
+        return lv[:, 0].clone()
+    if integer:
+        acc = lv[:, 0] * 19595.0
+        acc.add_(lv[:, 1], alpha=38470.0).add_(lv[:, 2], alpha=7471.0).add_(32768.0)
         return acc.mul_(1.0 / 65536.0).floor_()
-    return (x[:, 0] * 0.299 + x[:, 1] * 0.587 + x[:, 2] * 0.114).float() * 255.0
+    acc = lv[:, 0] * 0.299
+    return acc.add_(lv[:, 1], alpha=0.587).add_(lv[:, 2], alpha=0.114)
 
 
 def _blend(deg: Tensor, img: Tensor, f: Tensor, integer: bool) -> Tensor:
@@ -200,10 +205,7 @@ def _blend_into(out: Tensor, deg: Tensor, img: Tensor, f: Tensor) -> None:
     uint8: float32 arithmetic as in Pillow, and the conversion truncates like its cast.
     """
     res = img.sub_(deg).mul_(f).add_(deg).clamp_(0.0, 255.0)
-    if out.dtype == torch.uint8:
-        out.copy_(res)
-    else:
-        out.copy_(res.div_(255.0))
+    out.copy_(res if out.dtype == torch.uint8 else res.div_(255.0))
 
 
 def color(x: Tensor, factor: float | Tensor) -> Tensor:
@@ -214,38 +216,52 @@ def color(x: Tensor, factor: float | Tensor) -> Tensor:
         return x.clone()
     out = torch.empty_like(x)
     for s in range(0, n, _CHUNK):
-        xc = x[s : s + _CHUNK]
-        _blend_into(out[s : s + _CHUNK], luma(xc).unsqueeze(1), _levels(xc), f[s : s + _CHUNK])
+        lv = _levels(x[s : s + _CHUNK])  # (k, 3, H, W) float32 levels, converted once
+        gray = _luma_levels(lv, x.dtype == torch.uint8).unsqueeze(1)
+        _blend_into(out[s : s + _CHUNK], gray, lv, f[s : s + _CHUNK])
     return out
 
 
-def smooth(x: Tensor) -> Tensor:
-    """Pillow's SMOOTH filter, kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, border pixels kept;
-    float32 levels out (rounded on uint8). Box sums by shifted adds (no conv2d)."""
-    lv = _levels(x)
-    _, _, h, w = lv.shape
-    if h < 3 or w < 3:
-        return lv
+def _smooth_interior(lv: Tensor, integer: bool) -> Tensor:
+    """SMOOTH filter on the interior pixels (n, C, H-2, W-2) by shifted adds of a box sum."""
     box = lv[:, :, :-2] + lv[:, :, 1:-1]
     box += lv[:, :, 2:]  # vertical 3-sums (n, C, H-2, W)
     s = box[..., :-2] + box[..., 1:-1]
     s += box[..., 2:]  # 3x3 sums (n, C, H-2, W-2)
     s.add_(lv[:, :, 1:-1, 1:-1], alpha=4.0).mul_(1.0 / 13.0)
-    if x.dtype == torch.uint8:  # round half up; s / 13 is never within 1e-3 of a half
+    if integer:  # round half up; s / 13 is never within 1e-3 of a half
         s.add_(0.5).floor_()
+    return s
+
+
+def smooth(x: Tensor) -> Tensor:
+    """Pillow's SMOOTH filter, kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, border pixels kept;
+    float32 levels out (rounded on uint8)."""
+    lv = _levels(x)
+    if lv.shape[2] < 3 or lv.shape[3] < 3:
+        return lv
     out = lv.clone()
-    out[:, :, 1:-1, 1:-1] = s
+    out[:, :, 1:-1, 1:-1] = _smooth_interior(lv, x.dtype == torch.uint8)
     return out
 
 
 def sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
-    """blend(smoothed image, img, f) (Pillow ``ImageEnhance.Sharpness``); f = 1: identity."""
-    n = x.shape[0]
+    """blend(smoothed image, img, f) (Pillow ``ImageEnhance.Sharpness``); f = 1: identity.
+
+    The border pixels are not filtered, so there the blend is the identity: they are copied
+    and only the interior is blended.
+    """
+    n, _, h, w = x.shape
     f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
-    out = torch.empty_like(x)
+    out = x.clone()
+    if h < 3 or w < 3:
+        return out
     for s in range(0, n, _CHUNK):
-        xc = x[s : s + _CHUNK]
-        _blend_into(out[s : s + _CHUNK], smooth(xc), _levels(xc), f[s : s + _CHUNK])
+        lv = _levels(x[s : s + _CHUNK])
+        sm = _smooth_interior(lv, x.dtype == torch.uint8)
+        inner = lv[:, :, 1:-1, 1:-1]
+        res = (inner - sm).mul_(f[s : s + _CHUNK]).add_(sm).clamp_(0.0, 255.0)
+        out[s : s + _CHUNK, :, 1:-1, 1:-1] = res if x.dtype == torch.uint8 else res / 255.0
     return out
 
 
