@@ -222,16 +222,23 @@ def color(x: Tensor, factor: float | Tensor) -> Tensor:
     return out
 
 
-def _smooth_interior(lv: Tensor, integer: bool) -> Tensor:
-    """SMOOTH filter on the interior pixels (n, C, H-2, W-2) by shifted adds of a box sum."""
-    box = lv[:, :, :-2] + lv[:, :, 1:-1]
-    box += lv[:, :, 2:]  # vertical 3-sums (n, C, H-2, W)
-    s = box[..., :-2] + box[..., 1:-1]
-    s += box[..., 2:]  # 3x3 sums (n, C, H-2, W-2)
-    s.add_(lv[:, :, 1:-1, 1:-1], alpha=4.0).mul_(1.0 / 13.0)
+def _smooth_rows(lv: Tensor, integer: bool) -> Tensor:
+    """SMOOTH filter of rows 1..H-2, as (n, C, H-2, W); only columns 1..W-2 are valid.
+
+    Box sums by shifted adds over the flattened rows (contiguous views: measured ~5x faster
+    than adds of 2-D shifted views, and no conv2d, which is slow on uint8-sized work).
+    """
+    n, c, h, w = lv.shape
+    f = lv.reshape(n, c, h * w)
+    v = f[..., : -2 * w] + f[..., w:-w]
+    v += f[..., 2 * w :]  # vertical 3-sums of rows 1..H-2, (n, C, (H-2) W)
+    s = torch.empty_like(v)
+    torch.add(v[..., :-2], v[..., 1:-1], out=s[..., 1:-1])
+    s[..., 1:-1] += v[..., 2:]  # 3x3 sums; the first/last column of each row is junk
+    s.add_(f[..., w:-w], alpha=4.0).mul_(1.0 / 13.0)
     if integer:  # round half up; s / 13 is never within 1e-3 of a half
         s.add_(0.5).floor_()
-    return s
+    return s.view(n, c, h - 2, w)
 
 
 def smooth(x: Tensor) -> Tensor:
@@ -241,7 +248,7 @@ def smooth(x: Tensor) -> Tensor:
     if lv.shape[2] < 3 or lv.shape[3] < 3:
         return lv
     out = lv.clone()
-    out[:, :, 1:-1, 1:-1] = _smooth_interior(lv, x.dtype == torch.uint8)
+    out[:, :, 1:-1, 1:-1] = _smooth_rows(lv, x.dtype == torch.uint8)[..., 1:-1]
     return out
 
 
@@ -251,16 +258,18 @@ def sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
     The border pixels are not filtered, so there the blend is the identity: they are copied
     and only the interior is blended.
     """
-    n, _, h, w = x.shape
-    f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
+    n, c, h, w = x.shape
+    f = _per_image(factor, n, x.device).view(n, 1, 1)
     out = x.clone()
     if h < 3 or w < 3:
         return out
     for s in range(0, n, _CHUNK):
         lv = _levels(x[s : s + _CHUNK])
-        sm = _smooth_interior(lv, x.dtype == torch.uint8)
-        inner = lv[:, :, 1:-1, 1:-1]
-        res = (inner - sm).mul_(f[s : s + _CHUNK]).add_(sm).clamp_(0.0, 255.0)
+        k = lv.shape[0]
+        sm = _smooth_rows(lv, x.dtype == torch.uint8).view(k, c, -1)  # (k, C, (H-2) W)
+        rows = lv.view(k, c, h * w)[..., w:-w]
+        res = (rows - sm).mul_(f[s : s + _CHUNK]).add_(sm).clamp_(0.0, 255.0)
+        res = res.view(k, c, h - 2, w)[..., 1:-1]
         out[s : s + _CHUNK, :, 1:-1, 1:-1] = res if x.dtype == torch.uint8 else res / 255.0
     return out
 
