@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -25,6 +25,9 @@ class DataConfig(_Section):
     )
     target: str | None = Field(None, description="CSV: the column to predict")
     task: Literal["auto", "classification", "regression"] = "auto"
+    layout: Literal["auto", "vectors", "signals", "images"] = Field(
+        "auto", description=".npz: how to read x; 'auto' guesses (N, C, L) signals vs images"
+    )
     split: tuple[float, float, float] = Field(
         (0.7, 0.15, 0.15), description="train/val/test fractions when the data has no splits"
     )

@@ -1,0 +1,81 @@
+"""Build the run's components from the config: model, optimizer, schedule, loss.
+
+The only place where config sections meet component constructors; components themselves
+know nothing of the config.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from trainlab.data import DataBundle, load_dataset
+from trainlab.errors import ConfigError
+from trainlab.models import create_model
+from trainlab.optim import build_optimizer
+from trainlab.recipes.schema import Config
+from trainlab.schedules import Schedule, constant, cosine, warmup
+
+
+def build_data(config: Config) -> DataBundle:
+    """The config's dataset, split with the run's seed and normalized."""
+    d = config.data
+    return load_dataset(
+        d.source,
+        target=d.target,
+        task=d.task,
+        split=d.split,
+        seed=config.seed,
+        image_size=d.image_size,
+        normalize=d.normalize,
+        layout=d.layout,
+    )
+
+
+def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
+    """The config's model for `num_outputs` outputs and samples of `in_shape`."""
+    try:
+        return create_model(
+            config.model.name, num_classes=num_outputs, in_shape=in_shape, **config.model.args
+        )
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"model = {config.model.name!r} with args {config.model.args}: {e}"
+        ) from None
+
+
+def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim.Optimizer:
+    o = config.optim
+    return build_optimizer(
+        model,
+        o.name,
+        lr=o.lr,
+        weight_decay=o.weight_decay,
+        momentum=o.momentum,
+        nesterov=o.nesterov,
+        betas=o.betas,
+        eps=o.eps,
+    )
+
+
+def build_schedule(config: Config, steps_per_epoch: int) -> Schedule:
+    """The lr factor as a function of the optimizer step, over the whole run."""
+    s = config.sched
+    total = config.train.epochs * steps_per_epoch
+    warm = (
+        s.warmup_steps if s.warmup_steps is not None else round(s.warmup_epochs * steps_per_epoch)
+    )
+    warm = min(warm, total - 1)
+    main = cosine(total - warm, s.min_factor) if s.name == "cosine" else constant()
+    return warmup(main, warm)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {name!r}: CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"train.device = {name!r}: MPS is not available on this machine")
+    return device
