@@ -21,6 +21,7 @@ from .photometric import (
     sharpness,
     solarize,
 )
+from .pipeline import TrainAugment
 from .placement import augment_placement
 from .rand_augment import OPS, RandAugment, RandAugmentInfo, apply_op, op_parameter, rand_augment
 from .random_erasing import RandomErasing, random_erasing
@@ -32,6 +33,7 @@ __all__ = [
     "RandAugment",
     "RandAugmentInfo",
     "RandomErasing",
+    "TrainAugment",
     "affine",
     "apply_lut",
     "apply_op",

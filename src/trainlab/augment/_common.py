@@ -147,7 +147,7 @@ class SeededGenerator:
     def load(self, state: dict) -> None:
         self.seed = int(state["seed"])
         st = state.get("rng_state")
-        self._gen, self._pending = None, (st.clone() if st is not None else None)
+        self._gen, self._pending = None, (st.detach().cpu().clone() if st is not None else None)
 
 
 def _row_view(x: Tensor) -> Tensor:
