@@ -8,6 +8,7 @@ they are a few numbers per image, so this costs nothing next to the image work.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -56,10 +57,10 @@ def check_nonnegative(value: float, name: str) -> float:
     return float(value)
 
 
-def check_range(value: object, name: str, low: float, high: float) -> tuple[float, float]:
+def check_range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
     """A (min, max) pair with low <= min <= max <= high."""
     try:
-        a, b = (float(v) for v in value)  # type: ignore[union-attr]
+        a, b = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a pair (min, max), got {value!r}") from None
     if not (low <= a <= b <= high):

@@ -119,7 +119,7 @@ def random_resized_crop(
         raise ValueError(f"scale/ratio: expected positive ranges, got {scale!r}, {ratio!r}")
     n, _, h, w = xb.shape
     boxes = crop_boxes(n, h, w, scale=scale, ratio=ratio, generator=generator)
-    out = resize_crops(xb, boxes, sz)  # type: ignore[arg-type]
+    out = resize_crops(xb, boxes, sz)
     out = out[0] if single else out
     return (out, boxes) if return_boxes else out
 

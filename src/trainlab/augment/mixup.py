@@ -359,7 +359,7 @@ def mixup(
     drawn with ``generator`` according to ``mode``.
     """
     if lam is None:
-        check_generator(generator)
+        gen = check_generator(generator)
         return mix(
             x,
             y,
@@ -368,9 +368,9 @@ def mixup(
             cutmix_alpha=0.0,
             mode=mode,
             label_smoothing=label_smoothing,
-            generator=generator,
+            generator=gen,
             return_info=return_info,
-        )  # type: ignore[arg-type]
+        )
     xb, single, t, lam_t, partner = _explicit(x, y, num_classes, lam, partner, label_smoothing)
     n = xb.shape[0]
     info = MixInfo(
@@ -406,7 +406,7 @@ def cutmix(
     everything is drawn with ``generator`` according to ``mode``.
     """
     if box is None:
-        check_generator(generator)
+        gen = check_generator(generator)
         return mix(
             x,
             y,
@@ -415,9 +415,9 @@ def cutmix(
             cutmix_alpha=alpha,
             mode=mode,
             label_smoothing=label_smoothing,
-            generator=generator,
+            generator=gen,
             return_info=return_info,
-        )  # type: ignore[arg-type]
+        )
     xb, single, t, _, partner = _explicit(x, y, num_classes, 1.0, partner, label_smoothing)
     n, _, h, w = xb.shape
     boxes = torch.as_tensor(box, dtype=torch.long, device=xb.device).reshape(-1, 4).expand(n, 4)

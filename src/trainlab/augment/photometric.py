@@ -14,6 +14,8 @@ Parameters are tensors (n,) (one value per image) or Python numbers (the same fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -283,7 +285,7 @@ def _lut_op(name: str):
     return op
 
 
-LUTS = {
+LUTS: dict[str, Callable[..., Tensor]] = {
     "autocontrast": lut_autocontrast,
     "equalize": lut_equalize,
     "solarize": lut_solarize,

@@ -35,7 +35,7 @@ FILL_MODES = ("const", "rand", "pixel")
 
 
 def _check_count(count: int | tuple[int, int]) -> tuple[int, int]:
-    lo, hi = (count, count) if isinstance(count, int) else tuple(count)  # type: ignore[misc]
+    lo, hi = (count, count) if isinstance(count, int) else tuple(count)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or not (
         0 <= lo <= hi
     ):
