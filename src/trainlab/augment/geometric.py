@@ -31,13 +31,20 @@ def _fill_tensor(x: Tensor, fill: float | tuple[float, ...] | Tensor) -> Tensor:
     return f.to(dtype=x.dtype, device=x.device).view(1, c, 1, 1)
 
 
-def affine(x: Tensor, matrix: Tensor, fill: float | tuple[float, ...] | Tensor = 0) -> Tensor:
+def affine(
+    x: Tensor,
+    matrix: Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
     """Nearest-neighbour affine warp of a batch (n, C, H, W) by per-image ``matrix`` (n, 6)
     = (a, b, c, d, e, f), mapping output pixel centres to input coordinates (Pillow's
-    convention). ``fill`` is in the image's units (levels for uint8)."""
+    convention). ``fill`` is in the image's units (levels for uint8). ``out`` may be ``x``:
+    each chunk is copied into its padded source before it is overwritten."""
     n, ch, h, w = x.shape
     x = x.contiguous()
-    out = torch.empty_like(x)
+    out = torch.empty_like(x) if out is None else out
     fv = _fill_tensor(x, fill)
     m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
     xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
@@ -81,48 +88,68 @@ def rotate_matrix(angle: Tensor, height: int, width: int) -> Tensor:
 
 
 def rotate(
-    x: Tensor, angle: float | Tensor, fill: float | tuple[float, ...] | Tensor = 0
+    x: Tensor,
+    angle: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Rotate counter-clockwise by ``angle`` degrees about the centre (Pillow ``rotate``)."""
     n, _, h, w = x.shape
-    return affine(x, rotate_matrix(_per_image(angle, n), h, w), fill)
+    return affine(x, rotate_matrix(_per_image(angle, n), h, w), fill, out=out)
 
 
 def shear_x(
-    x: Tensor, factor: float | Tensor, fill: float | tuple[float, ...] | Tensor = 0
+    x: Tensor,
+    factor: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + factor * y (Pillow AFFINE (1, factor, 0, 0, 1, 0), as in timm)."""
     n = x.shape[0]
     s = _per_image(factor, n)
     one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, s, zero, zero, one, zero]), fill)
+    return affine(x, _matrix([one, s, zero, zero, one, zero]), fill, out=out)
 
 
 def shear_y(
-    x: Tensor, factor: float | Tensor, fill: float | tuple[float, ...] | Tensor = 0
+    x: Tensor,
+    factor: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """y_in = factor * x + y (Pillow AFFINE (1, 0, 0, factor, 1, 0), as in timm)."""
     n = x.shape[0]
     s = _per_image(factor, n)
     one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, zero, zero, s, one, zero]), fill)
+    return affine(x, _matrix([one, zero, zero, s, one, zero]), fill, out=out)
 
 
 def translate_x(
-    x: Tensor, pixels: float | Tensor, fill: float | tuple[float, ...] | Tensor = 0
+    x: Tensor,
+    pixels: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, p, zero, one, zero]), fill)
+    return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
 
 
 def translate_y(
-    x: Tensor, pixels: float | Tensor, fill: float | tuple[float, ...] | Tensor = 0
+    x: Tensor,
+    pixels: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, zero, zero, one, p]), fill)
+    return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)

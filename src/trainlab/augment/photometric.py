@@ -210,13 +210,14 @@ def _blend_into(out: Tensor, deg: Tensor, img: Tensor, f: Tensor) -> None:
     out.copy_(res if out.dtype == torch.uint8 else res.div_(255.0))
 
 
-def color(x: Tensor, factor: float | Tensor) -> Tensor:
-    """blend(gray image, img, f) (Pillow ``ImageEnhance.Color``); single channel: identity."""
+def color(x: Tensor, factor: float | Tensor, *, out: Tensor | None = None) -> Tensor:
+    """blend(gray image, img, f) (Pillow ``ImageEnhance.Color``); single channel: identity.
+    ``out`` may be ``x`` (each chunk is converted before it is overwritten)."""
     n = x.shape[0]
     f = _per_image(factor, n, x.device).view(n, 1, 1, 1)
     if x.shape[1] != 3:
-        return x.clone()
-    out = torch.empty_like(x)
+        return x.clone() if out is None else out.copy_(x)
+    out = torch.empty_like(x) if out is None else out
     for s in range(0, n, _CHUNK):
         lv = _levels(x[s : s + _CHUNK])  # (k, 3, H, W) float32 levels, converted once
         gray = _luma_levels(lv, x.dtype == torch.uint8).unsqueeze(1)
@@ -254,15 +255,18 @@ def smooth(x: Tensor) -> Tensor:
     return out
 
 
-def sharpness(x: Tensor, factor: float | Tensor) -> Tensor:
+def sharpness(x: Tensor, factor: float | Tensor, *, out: Tensor | None = None) -> Tensor:
     """blend(smoothed image, img, f) (Pillow ``ImageEnhance.Sharpness``); f = 1: identity.
 
     The border pixels are not filtered, so there the blend is the identity: they are copied
-    and only the interior is blended.
+    and only the interior is blended. ``out`` may be ``x``.
     """
     n, c, h, w = x.shape
     f = _per_image(factor, n, x.device).view(n, 1, 1)
-    out = x.clone()
+    if out is None:
+        out = x.clone()
+    elif out.data_ptr() != x.data_ptr():
+        out.copy_(x)
     if h < 3 or w < 3:
         return out
     for s in range(0, n, _CHUNK):

@@ -90,14 +90,14 @@ def _fill_units(x: Tensor, fill: float | tuple[float, ...]) -> Tensor:
     return f if x.dtype == torch.uint8 else f / 255.0
 
 
-def _run(x: Tensor, name: str, param: Tensor, fill: Tensor) -> Tensor:
+def _run(x: Tensor, name: str, param: Tensor, fill: Tensor, out: Tensor | None = None) -> Tensor:
     if name == "identity":
-        return x
-    if name in ("autocontrast", "equalize"):
-        return getattr(_c, name)(x)
-    if name in ("solarize", "posterize", "brightness", "contrast", "color", "sharpness"):
-        return getattr(_c, name)(x, param.to(x.device))
-    return getattr(_g, name)(x, param, fill)
+        return x if out is None else out.copy_(x)
+    if name in LUT_OPS:
+        return _c.apply_lut(x, _lut(x, name, param), out=out)
+    if name in ("color", "sharpness"):
+        return getattr(_c, name)(x, param.to(x.device), out=out)
+    return getattr(_g, name)(x, param, fill, out=out)
 
 
 def _lut(x: Tensor, name: str, param: Tensor) -> Tensor:
@@ -203,7 +203,7 @@ def rand_augment(
             if e == s or is_lut[i] or names[i] == "identity":
                 continue
             param = op_parameter(names[i], lev[s:e], sgn[s:e], h, w)
-            cur[s:e] = _run(cur[s:e], names[i], param, fill_t)
+            _run(cur[s:e], names[i], param, fill_t, out=cur[s:e])  # in place, chunk by chunk
     if num_ops == 0:
         out = xb.clone()
     else:
