@@ -219,7 +219,8 @@ def test_bad_inputs_raise() -> None:
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 def test_vectorized_path_equals_per_image_path(dtype: torch.dtype) -> None:
-    from trainlab.augment.mixup import _apply_mix_per_image, _apply_mix_vectorized, _draw
+    from trainlab.augment._mix_apply import _apply_mix_per_image, _apply_mix_vectorized
+    from trainlab.augment.mixup import _draw
 
     g = _gen(2)
     x = (torch.rand(9, 3, 10, 12, generator=g) * 255).to(dtype)

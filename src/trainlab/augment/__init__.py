@@ -7,9 +7,10 @@ configured ``nn.Module`` form that owns a seeded generator whose state is checkp
 ``state_dict()``.
 """
 
+from ._mix_apply import MixInfo
 from .basic import horizontal_flip, normalize, random_resized_crop, resize_crops
 from .geometric import affine, rotate, shear_x, shear_y, translate_x, translate_y
-from .mixup import MixInfo, Mixup, cutmix, mix, mix_targets, mixup, soft_targets
+from .mixup import Mixup, cutmix, mix, mixup
 from .photometric import (
     apply_lut,
     autocontrast,
@@ -25,6 +26,7 @@ from .pipeline import TrainAugment
 from .placement import augment_placement
 from .rand_augment import OPS, RandAugment, RandAugmentInfo, apply_op, op_parameter, rand_augment
 from .random_erasing import RandomErasing, random_erasing
+from .targets import mix_targets, soft_targets
 
 __all__ = [
     "OPS",

@@ -23,8 +23,6 @@ pair shares one lam / switch / box, so together the pair holds both images exact
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
@@ -36,65 +34,11 @@ from ._common import (
     check_probability,
     rand,
     sample_beta,
-    take_rows,
 )
+from ._mix_apply import MixInfo, apply_mix
+from .targets import mix_targets, soft_targets
 
 MODES = ("batch", "pair", "elem")
-_CHUNK = 64  # images per chunk of the vectorized (non-CPU) path
-
-
-@dataclass(frozen=True)
-class MixInfo:
-    """What a mix did, per element: target = lam * y + (1 - lam) * y[partner]."""
-
-    lam: Tensor  # (N,) float64: weight of the element's own label (after box correction)
-    partner: Tensor  # (N,) int64: index of the image mixed in
-    cutmix: Tensor  # (N,) bool: CutMix (True) or Mixup (False)
-    boxes: Tensor  # (N, 4) int64: (y0, y1, x0, x1) of the pasted box; empty box for mixup
-
-
-def soft_targets(
-    y: Tensor,
-    num_classes: int | None,
-    *,
-    label_smoothing: float = 0.0,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """Class indices (N,) or probability rows (N, K) -> smoothed probability rows (N, K).
-
-    Smoothing follows PyTorch/timm: (1 - e) * t + e / K (SCOPE.md; F0:80-84 use 1 - e and
-    e / (K - 1), which trainlab.losses offers by name).
-    """
-    check_probability(label_smoothing, "label_smoothing")
-    if not isinstance(y, Tensor):
-        raise TypeError(f"y: expected a torch.Tensor, got {type(y).__name__}")
-    if y.dim() == 1 and not y.is_floating_point():
-        if num_classes is None or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"num_classes: expected a positive int for class-index targets, got {num_classes!r}"
-            )
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-            raise ValueError(f"y: class indices must lie in [0, {num_classes}), got {y.tolist()}")
-        t = torch.zeros(y.shape[0], num_classes, dtype=dtype, device=y.device)
-        t.scatter_(1, y.long().unsqueeze(1), 1.0)
-    elif y.dim() == 2 and y.is_floating_point():
-        if num_classes is not None and y.shape[1] != num_classes:
-            raise ValueError(f"y: expected {num_classes} columns, got shape {tuple(y.shape)}")
-        t = y.to(dtype)
-    else:
-        raise ValueError(
-            f"y: expected class indices (N,) of an integer dtype or probabilities (N, K), "
-            f"got shape {tuple(y.shape)} and dtype {y.dtype}"
-        )
-    if label_smoothing > 0:
-        t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[1]
-    return t
-
-
-def mix_targets(t: Tensor, lam: Tensor, partner: Tensor) -> Tensor:
-    """lam * t + (1 - lam) * t[partner], row by row. ``t`` (N, K), ``lam`` and ``partner`` (N,)."""
-    w = lam.to(t.dtype).unsqueeze(1)  # (N, 1)
-    return w * t + (1.0 - w) * t.index_select(0, partner)
 
 
 def _partners(n: int, mode: str, generator: torch.Generator, device: torch.device) -> Tensor:
@@ -148,66 +92,6 @@ def box_lam(boxes: Tensor, height: int, width: int) -> Tensor:
     """1 - pasted area / image area, exactly (float64)."""
     area = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])
     return 1.0 - area.double() / float(height * width)
-
-
-def apply_mix(x: Tensor, info: MixInfo) -> Tensor:
-    """Build the mixed batch described by ``info`` (out of place).
-
-    CPU: one pass per image (a scalar-weight ``lerp`` for Mixup, a copy plus a box paste for
-    CutMix), each image and its partner staying in cache; measured faster than the
-    vectorized form, which needs a partner gather and a weight map. Other devices: the
-    vectorized form (no host synchronization, a few large kernels).
-    """
-    x = x.contiguous()
-    if x.device.type == "cpu":
-        return _apply_mix_per_image(x, info)
-    return _apply_mix_vectorized(x, info)
-
-
-def _apply_mix_per_image(x: Tensor, info: MixInfo) -> Tensor:
-    out = torch.empty_like(x)
-    lam, partner = info.lam.tolist(), info.partner.tolist()
-    cut, boxes = info.cutmix.tolist(), info.boxes.tolist()
-    for i, j in enumerate(partner):
-        if j == i or lam[i] == 1.0:
-            out[i].copy_(x[i])
-        elif cut[i]:
-            y0, y1, x0, x1 = boxes[i]
-            out[i].copy_(x[i])
-            out[i, :, y0:y1, x0:x1] = x[j, :, y0:y1, x0:x1]
-        elif x.is_floating_point():
-            torch.lerp(x[i], x[j], 1.0 - lam[i], out=out[i])
-        else:  # uint8: mix in float32, round to the nearest level
-            out[i] = torch.lerp(x[i].float(), x[j].float(), 1.0 - lam[i]).round_()
-    return out
-
-
-def _apply_mix_vectorized(x: Tensor, info: MixInfo) -> Tensor:
-    n, _, h, w = x.shape
-    out = torch.empty_like(x)
-    dev = x.device
-    ys = torch.arange(h, device=dev)
-    xs = torch.arange(w, device=dev)
-    wdtype = x.dtype if x.is_floating_point() else torch.float32
-    any_cut = bool(info.cutmix.any())
-    lam = info.lam.to(dev)
-    for s in range(0, n, _CHUNK):
-        e = min(s + _CHUNK, n)
-        a = x[s:e]
-        b = take_rows(x, info.partner[s:e].to(dev))
-        wt = (1.0 - lam[s:e]).to(wdtype).view(-1, 1, 1, 1)  # (n, 1, 1, 1)
-        if any_cut:
-            bx = info.boxes[s:e].to(dev)
-            rows = (ys >= bx[:, 0:1]) & (ys < bx[:, 1:2])  # (n, H)
-            cols = (xs >= bx[:, 2:3]) & (xs < bx[:, 3:4])  # (n, W)
-            inside = (rows.unsqueeze(2) & cols.unsqueeze(1)).unsqueeze(1)  # (n, 1, H, W)
-            cut = info.cutmix[s:e].to(dev).view(-1, 1, 1, 1)
-            wt = torch.where(cut, inside.to(wdtype), wt)
-        if x.is_floating_point():
-            torch.lerp(a, b, wt, out=out[s:e])
-        else:
-            out[s:e] = torch.lerp(a.float(), b.float(), wt).round_()
-    return out
 
 
 def _draw(
