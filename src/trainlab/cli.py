@@ -1,4 +1,4 @@
-"""The `trainlab` command: train | resume | eval | models.
+"""The `trainlab` command: train | resume | eval | plot-lr | models.
 
 The only module that parses arguments or prints for people. Bad input of any kind ends
 with one line on stderr naming what was wrong and what was expected, exit code 2, and no
@@ -28,6 +28,8 @@ examples:
   trainlab train --print-config                   show the resolved config and exit
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
+  trainlab plot-lr --set sched.name=step --set sched.params.step_size=10
+                                                  look at the lr curve before training
 """
 
 
@@ -74,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--data", metavar="PATH", help="evaluate on every sample of this data")
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
+
+    pl = sub.add_parser(
+        "plot-lr", help="draw the lr schedule a config would produce (PNG + CSV), no training"
+    )
+    pl.add_argument("--config", metavar="FILE", help="YAML config; keys override the defaults")
+    pl.add_argument("--data", metavar="PATH", help="the data (sets the steps per epoch)")
+    pl.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
+    pl.add_argument("--model", metavar="NAME", help="a registered model")
+    pl.add_argument("--epochs", metavar="N", help="number of epochs")
+    pl.add_argument(
+        "--set", metavar="KEY=VALUE", action="append", default=[], help="override a config key"
+    )
+    pl.add_argument("--out", metavar="DIR", default=".", help="where lr.png and lr.csv go")
+    pl.add_argument("--log", action="store_true", help="logarithmic lr axis")
+    pl.set_defaults(task=None, name=None, runs_dir=None)
 
     m = sub.add_parser("models", help="list the registered models")
     m.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
@@ -230,6 +247,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot_lr(args: argparse.Namespace) -> int:
+    """The lr of every param group at every step of the configured run, before training."""
+    from pathlib import Path
+
+    from trainlab.data import BatchLoader
+    from trainlab.recipes import load_config
+    from trainlab.schedules import plot_lr
+    from trainlab.train.build import (
+        build_data,
+        build_model,
+        build_optimizer_from_config,
+        build_schedule,
+    )
+
+    config = load_config(args.config, _train_overrides(args))
+    data = build_data(config)
+    steps_per_epoch = len(BatchLoader(data.train, config.data.batch_size, drop_last=True))
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"data.batch_size = {config.data.batch_size}: larger than the training split "
+            f"({len(data.train)} samples), so an epoch has no step"
+        )
+    model = build_model(config, data.num_outputs, data.in_shape)
+    optimizer = build_optimizer_from_config(config, model)
+    schedule = build_schedule(config, steps_per_epoch)
+    out = Path(args.out)
+    total = config.train.epochs * steps_per_epoch
+    s = config.sched
+    title = f"{s.name} ({config.optim.name}, lr {config.optim.lr:g}), {config.train.epochs} epochs"
+    rows = plot_lr(
+        schedule,
+        optimizer,
+        total,
+        out / "lr.png",
+        out / "lr.csv",
+        epoch_steps=steps_per_epoch,
+        title=title,
+        log_scale=args.log,
+    )
+    peak = max(max(r[2:]) for r in rows)
+    print(
+        f"wrote {out / 'lr.png'} and {out / 'lr.csv'}: {total} steps "
+        f"({config.train.epochs} epochs x {steps_per_epoch}), "
+        f"{len(optimizer.param_groups)} param group(s), peak lr {peak:.4g}, "
+        f"last lr {rows[-1][2]:.4g}"
+    )
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from trainlab.models import list_models
 
@@ -240,7 +306,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "models": cmd_models}
+COMMANDS = {
+    "train": cmd_train,
+    "resume": cmd_resume,
+    "eval": cmd_eval,
+    "plot-lr": cmd_plot_lr,
+    "models": cmd_models,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

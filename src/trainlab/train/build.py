@@ -16,7 +16,8 @@ from trainlab.models import create_model
 from trainlab.optim import build_optimizer
 from trainlab.recipes.schema import Config
 from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value
-from trainlab.schedules import Schedule, constant, cosine, warmup
+from trainlab.schedules import Schedule
+from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
 
 def build_data(config: Config) -> DataBundle:
@@ -115,15 +116,34 @@ def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim
 
 
 def build_schedule(config: Config, steps_per_epoch: int) -> Schedule:
-    """The lr factor as a function of the optimizer step, over the whole run."""
+    """The lr factor as a function of the optimizer step, over the whole run.
+
+    A `ReduceOnPlateau` (sched.name = plateau) is also a Schedule; the Scheduler built on
+    it exposes `.plateau`, which the Trainer feeds with the validation metric.
+    """
     s = config.sched
     total = config.train.epochs * steps_per_epoch
-    warm = (
-        s.warmup_steps if s.warmup_steps is not None else round(s.warmup_epochs * steps_per_epoch)
-    )
-    warm = min(warm, total - 1)
-    main = cosine(total - warm, s.min_factor) if s.name == "cosine" else constant()
-    return warmup(main, warm)
+    warm_epochs, warm_steps = s.warmup_epochs, s.warmup_steps
+    if warm_epochs is None and warm_steps is None:  # the default warmup
+        own = s.name in ("one_cycle", "resnet")  # their warmup is part of their shape
+        warm_steps = 0 if own else min(steps_per_epoch, total - 1)
+    params = dict(s.params)
+    if s.min_factor != 0:
+        params["min_factor"] = s.min_factor
+    try:
+        return build_schedule_from_kwargs(
+            s.name,
+            epochs=config.train.epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup_epochs=warm_epochs or 0.0,
+            warmup_steps=warm_steps,
+            warmup_kind=s.warmup_kind,
+            warmup_start_factor=s.warmup_start_factor,
+            unit=s.unit,
+            **params,
+        )
+    except ValueError as e:
+        raise ConfigError(f"sched ({s.name}): {e}") from None
 
 
 def resolve_device(name: str) -> torch.device:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
+from trainlab.errors import ConfigError
 from trainlab.losses import build_loss
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
@@ -92,6 +93,13 @@ class Trainer:
         self.ema = build_ema(config, self.model)
         self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
         self.train_metrics = self._metrics()
+        if self.scheduler.plateau is not None:
+            names = list(self.train_metrics.compute())
+            if config.sched.monitor not in names:
+                raise ConfigError(
+                    f"sched.monitor = {config.sched.monitor!r}: expected a validation metric "
+                    f"of this task, one of {', '.join(names)}"
+                )
         self.epoch = 0  # epochs completed
         self.batch_in_epoch = 0  # batches of the current epoch already done
         self.step = 0  # optimizer steps done
@@ -191,7 +199,9 @@ class Trainer:
                 "try a lower optim.lr (the last good checkpoint is kept)"
             )
         val = self.evaluate(self.val_split)
-        if self.ema is not None:
+        if self.scheduler.plateau is not None:  # sched.name = plateau: metric-driven lr
+            self.scheduler.observe(val[self.config.sched.monitor])
+        if self.ema is not None:  # the EMA weights, evaluated on the same split
             with self.ema.swapped(self.model):
                 val |= {f"ema_{k}": v for k, v in self.evaluate(self.val_split).items()}
         seconds = time.perf_counter() - t0
@@ -276,6 +286,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
+        if self.step:  # the lr of the latest update (logged in the epoch's row)
+            self.last_lr = self.scheduler.lrs_at(self.step - 1)[0]
         self.train_metrics.load_state_dict(state["train_metrics"])
         self.best = dict(state["best"])
         self.history = list(state["history"])
