@@ -176,6 +176,7 @@ def rand_augment(
     rec_lev = torch.empty(n, num_ops, dtype=torch.float64)
     rec_sgn = torch.empty(n, num_ops)
     cur = xb
+    spare: Tensor | None = None  # two batch buffers, reused round after round
     where = torch.arange(n)  # cur[i] is the image that started at index where[i]
     for r in range(num_ops):
         choice = torch.randint(0, k, (n,), generator=generator, device=gdev).cpu()
@@ -187,7 +188,9 @@ def rand_augment(
         rec_ops[where, r], rec_lev[where, r], rec_sgn[where, r] = choice[:], lev, sgn
         order = torch.argsort(choice, stable=True)  # sort the batch by op: contiguous slices
         choice, lev, sgn, where = choice[order], lev[order], sgn[order], where[order]
-        cur = take_rows(cur, order.to(dev))  # (n, C, H, W), a fresh tensor
+        nxt = take_rows(cur, order.to(dev), out=spare)  # (n, C, H, W) in op order
+        spare = cur if cur is not xb else None
+        cur = nxt
         counts = torch.bincount(choice, minlength=k).tolist()
         starts = [sum(counts[:i]) for i in range(k + 1)]
         lut_slices = [i for i in range(k) if is_lut[i] and counts[i]]
@@ -207,7 +210,7 @@ def rand_augment(
     if num_ops == 0:
         out = xb.clone()
     else:
-        out = torch.empty_like(cur)
+        out = spare if spare is not None else torch.empty_like(cur)
         put_rows(out, where.to(dev), cur)  # undo the sorting once
     out = out[0] if single else out
     if return_info:
