@@ -129,6 +129,16 @@ def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: d
     console.print(table)
 
 
+def _confusion_note(summary: dict) -> dict[str, str]:
+    """The confusion-matrix PNG of a classification run, when one was written."""
+    from pathlib import Path
+
+    if summary.get("run_dir") is None:
+        return {}
+    png = Path(summary["run_dir"]) / "plots" / "confusion.png"
+    return {"confusion matrix": str(png)} if png.is_file() else {}
+
+
 def _load_run(run_dir: str) -> tuple[Any, Any]:
     from trainlab.recipes import validate
     from trainlab.train import RunDir
@@ -158,7 +168,8 @@ def _fit(trainer: Any, console: Any) -> int:
         console,
         "test (best checkpoint, epoch {})".format(summary["best_epoch"]),
         {f"test_{k}": v for k, v in summary["test"].items()},
-        {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]},
+        {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]}
+        | _confusion_note(summary),
     )
     return 0
 
@@ -211,7 +222,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from trainlab.data import load_for_eval
-    from trainlab.losses import build_loss
+    from trainlab.losses import loss_from_config
     from trainlab.train import load_checkpoint
     from trainlab.train.build import build_data, build_model
     from trainlab.train.evaluate import evaluate
@@ -234,16 +245,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         where = args.data
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]))
     model.load_state_dict(state["model"])
+    png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
     metrics = evaluate(
         model,
         split,
-        build_loss(meta["task"], label_smoothing=config.train.label_smoothing),
+        loss_from_config(config, meta["task"]),
         task=meta["task"],
         batch_size=config.data.eval_batch_size,
         target_scale=meta["target_scale"],
+        detailed=True,
+        confusion_png=png,
     )
     title = f"{path.name} (epoch {state['epoch']}) on {where}"
-    _print_summary(_console(), title, metrics, {"samples": len(split)})
+    extra = {"samples": len(split)} | ({"confusion matrix": str(png)} if png else {})
+    _print_summary(_console(), title, metrics, extra)
     return 0
 
 

@@ -144,6 +144,18 @@ def test_label_smoothing_applied_once() -> None:
     torch.testing.assert_close(tm, t.expand(2, 3))  # same class mixed: smoothing not doubled
 
 
+def test_notes_smoothing_convention() -> None:
+    # SCOPE.md / F4:1369: 1 - e on the class and e / (K - 1) elsewhere: [0.9, 0.05, 0.05]
+    t = soft_targets(torch.tensor([0]), 3, label_smoothing=0.1, smoothing="notes")
+    torch.testing.assert_close(t, torch.tensor([[0.9, 0.05, 0.05]]))
+    g = _gen(0)
+    _, tm = mix(torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0]), num_classes=3,
+                label_smoothing=0.1, smoothing="notes", generator=g)  # fmt: skip
+    torch.testing.assert_close(tm.sum(1), torch.ones(4))
+    with pytest.raises(ValueError, match="smoothing"):
+        soft_targets(torch.tensor([0]), 3, label_smoothing=0.1, smoothing="timm")
+
+
 def test_mixed_soft_targets_with_torch_cross_entropy() -> None:
     logits = torch.randn(4, 3)
     _, t = mixup(torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 2, 0]), num_classes=3, lam=0.7)

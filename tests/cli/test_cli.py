@@ -37,7 +37,12 @@ def test_train_writes_the_run_directory_and_reports_test_accuracy(tmp_path: Path
                  "checkpoints/best.pt", "plots/curves.png"):  # fmt: skip
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["epochs"] == 2 and set(summary["test"]) == {"loss", "acc"}
+    assert summary["epochs"] == 2
+    # the test summary has every classification metric; the epoch rows only loss and acc
+    assert {"loss", "acc", "f1_macro", "precision_macro", "recall_macro", "ece"} <= set(
+        summary["test"]
+    )
+    assert (run / "plots" / "confusion.png").is_file() and "confusion.png" in r.stdout
     assert len(_rows(run)) == 2
     # eval of the finished run, on its own test split and on a user's file
     e = run_cli(["eval", str(run)], tmp_path)

@@ -51,8 +51,15 @@ class _StopAt(Callback):
 def test_modern_recipe_trains_evaluates_ema_and_resumes_exactly(tmp_path: Path) -> None:
     full = _trainer(tmp_path, "full")
     assert full.augment is not None and full.augment.mixes and full.ema is not None
-    assert isinstance(full.train_loss_fn, torch.nn.CrossEntropyLoss)
-    assert full.train_loss_fn.label_smoothing == 0.0  # smoothing lives in the soft targets
+    # smoothing lives in the soft targets: the training loss does not apply it again
+    logits, soft = torch.randn(4, 10), torch.softmax(torch.randn(4, 10), dim=1)
+    plain = -(soft * torch.log_softmax(logits, dim=1)).sum(1).mean()
+    torch.testing.assert_close(full.train_loss_fn(logits, soft), plain)
+    hard = torch.tensor([1, 2, 3, 4])
+    torch.testing.assert_close(  # hard targets (evaluation) are still smoothed
+        full.loss_fn(logits, hard),
+        torch.nn.functional.cross_entropy(logits, hard, label_smoothing=0.1),
+    )
     summary = full.fit()
     row = full.history[-1]
     assert "val_ema_acc" in row and "val_ema_loss" in row

@@ -12,8 +12,9 @@ patch covering 25% of the image gives 0.75 * [cat] + 0.25 * [dog].
 Compared with the usual implementations (timm's ``Mixup``): any batch size works (odd and 1
 included: an element without a partner is paired with itself, which leaves it unchanged),
 all randomness comes from an explicit generator, the input is never modified in place, and
-label smoothing ``(1 - e) * onehot + e / K`` (PyTorch's convention) is applied here once,
-so the loss must then be a soft-target cross-entropy *without* smoothing.
+label smoothing (PyTorch's ``(1 - e) * onehot + e / K`` by default, the notes' ``1 - e`` /
+``e / (K - 1)`` with ``smoothing="notes"``) is applied here once, so the loss must then be a
+soft-target cross-entropy *without* smoothing.
 
 Modes: ``"batch"`` draws one lam / switch / box for the whole batch and pairs the images by
 a random permutation; ``"pair"`` pairs the images two by two (a random matching) and each
@@ -36,7 +37,7 @@ from ._common import (
     sample_beta,
 )
 from ._mix_apply import MixInfo, apply_mix
-from .targets import mix_targets, soft_targets
+from .targets import SMOOTHING, mix_targets, soft_targets
 
 MODES = ("batch", "pair", "elem")
 
@@ -143,6 +144,7 @@ def mix(
     prob: float = 1.0,
     mode: str = "batch",
     label_smoothing: float = 0.0,
+    smoothing: str = "standard",
     generator: torch.Generator,
     return_info: bool = False,
 ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, MixInfo]:
@@ -162,7 +164,11 @@ def mix(
     check_generator(generator)
     xb, single = check_images(x)
     t = soft_targets(
-        _batch_targets(y, single), num_classes, label_smoothing=label_smoothing, dtype=_tdtype(x)
+        _batch_targets(y, single),
+        num_classes,
+        label_smoothing=label_smoothing,
+        smoothing=smoothing,
+        dtype=_tdtype(x),
     )
     if t.shape[0] != xb.shape[0]:
         raise ValueError(f"y: expected {xb.shape[0]} targets, got {t.shape[0]}")
@@ -333,6 +339,7 @@ class Mixup(torch.nn.Module):
         prob: float = 1.0,
         mode: str = "batch",
         label_smoothing: float = 0.1,
+        smoothing: str = "standard",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -349,6 +356,9 @@ class Mixup(torch.nn.Module):
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
         self.switch_prob, self.prob = float(switch_prob), float(prob)
         self.label_smoothing = float(label_smoothing)
+        if smoothing not in SMOOTHING:
+            raise ValueError(f"smoothing: expected one of {SMOOTHING}, got {smoothing!r}")
+        self.smoothing = smoothing
         self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -362,6 +372,7 @@ class Mixup(torch.nn.Module):
             prob=self.prob,
             mode=self.mode,
             label_smoothing=self.label_smoothing,
+            smoothing=self.smoothing,
             generator=self.generator.get(x.device),
         )
 

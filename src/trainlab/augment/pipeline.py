@@ -44,6 +44,7 @@ class TrainAugment(torch.nn.Module):
         mix_prob: float = 1.0,
         mix_mode: str = "batch",
         label_smoothing: float = 0.0,
+        smoothing: str = "standard",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -68,6 +69,7 @@ class TrainAugment(torch.nn.Module):
                 prob=mix_prob,
                 mode=mix_mode,
                 label_smoothing=label_smoothing,
+                smoothing=smoothing,
                 seed=seed + 3,
             )
             if mixup_alpha > 0 or cutmix_alpha > 0

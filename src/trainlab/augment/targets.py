@@ -7,20 +7,26 @@ from torch import Tensor
 
 from ._common import check_probability
 
+SMOOTHING = ("standard", "notes")
+
 
 def soft_targets(
     y: Tensor,
     num_classes: int | None,
     *,
     label_smoothing: float = 0.0,
+    smoothing: str = "standard",
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Class indices (N,) or probability rows (N, K) -> smoothed probability rows (N, K).
 
-    Smoothing follows PyTorch/timm: (1 - e) * t + e / K (SCOPE.md; F0:80-84 use 1 - e and
-    e / (K - 1), which trainlab.losses offers by name).
+    ``smoothing="standard"`` follows PyTorch/timm: (1 - e) * t + e / K (SCOPE.md);
+    ``"notes"`` is the notes' convention (F0:80-84, F4:1369): (1 - e) * t + e (1 - t) / (K - 1),
+    i.e. 1 - e on the class and e / (K - 1) elsewhere, as trainlab.losses names it.
     """
     check_probability(label_smoothing, "label_smoothing")
+    if smoothing not in SMOOTHING:
+        raise ValueError(f"smoothing: expected one of {SMOOTHING}, got {smoothing!r}")
     if not isinstance(y, Tensor):
         raise TypeError(f"y: expected a torch.Tensor, got {type(y).__name__}")
     if y.dim() == 1 and not y.is_floating_point():
@@ -41,8 +47,11 @@ def soft_targets(
             f"y: expected class indices (N,) of an integer dtype or probabilities (N, K), "
             f"got shape {tuple(y.shape)} and dtype {y.dtype}"
         )
-    if label_smoothing > 0:
-        t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[1]
+    k = t.shape[1]
+    if label_smoothing > 0 and smoothing == "standard":
+        t = t * (1.0 - label_smoothing) + label_smoothing / k
+    elif label_smoothing > 0 and k > 1:  # the notes: 1 - e on the class, e / (K - 1) elsewhere
+        t = t * (1.0 - label_smoothing) + (1.0 - t) * (label_smoothing / (k - 1))
     return t
 
 

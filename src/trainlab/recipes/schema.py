@@ -159,6 +159,26 @@ class TrainConfig(_Section):
         raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
+class LossConfig(_Section):
+    """How the training loss is built (trainlab.losses.build_loss); smoothing is train.label_smoothing."""
+
+    smoothing: Literal["standard", "notes"] = Field(
+        "standard",
+        description="label-smoothing convention: 'standard' (PyTorch: e/K off-target) or "
+        "'notes' (1-e on the true class, e/(K-1) elsewhere, F4:1369)",
+    )
+    class_weight: list[float] | None = Field(
+        None, description="classification: one cross-entropy weight per class (F4:1371)"
+    )
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(not math.isfinite(w) or w < 0 for w in v)):
+            raise ValueError("expected a non-empty list of finite weights >= 0")
+        return v
+
+
 class CheckpointConfig(_Section):
     every_steps: int = Field(
         0, ge=0, description="also checkpoint every N optimizer steps inside an epoch (0: off)"
@@ -205,6 +225,7 @@ class Config(_Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     sched: SchedConfig = Field(default_factory=SchedConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)

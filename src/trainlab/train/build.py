@@ -68,6 +68,7 @@ def build_augment(config: Config, data: DataBundle) -> TrainAugment | None:
         mix_prob=a.mix_prob,
         mix_mode=a.mode,
         label_smoothing=config.train.label_smoothing,
+        smoothing=config.loss.smoothing,
         seed=config.seed,
     )
     if not aug.active:

@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import build_loss
+from trainlab.losses import loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
@@ -78,14 +79,13 @@ class Trainer:
         self.train_split: Split = data.train.to(self.device)
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
-        self.loss_fn = build_loss(data.task, label_smoothing=config.train.label_smoothing)
+        self.loss_fn = self._build_loss()
         self.augment = build_augment(config, data)
-        # with Mixup/CutMix the soft targets already carry the smoothing: apply it once
-        self.train_loss_fn = (
-            nn.CrossEntropyLoss()
-            if self.augment is not None and self.augment.mixes
-            else self.loss_fn
-        )
+        self.train_loss_fn = self.loss_fn
+        if self.augment is not None and self.augment.mixes:
+            # Mixup/CutMix soft targets already carry the label smoothing: apply it once
+            self.train_loss_fn = self._build_loss()
+            self.train_loss_fn.soft_targets_smoothed = True
         self.train_loader = BatchLoader(
             self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
         )
@@ -113,8 +113,19 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
 
+    def _build_loss(self) -> nn.Module:
+        num_classes = self.data.num_outputs if self.data.task == "classification" else None
+        try:
+            loss = loss_from_config(self.config, self.data.task, num_classes, check_targets=False)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return loss.to(self.device)
+
     def _metrics(self) -> RunningMetrics:
-        return metrics_for_task(self.data.task, self.device, target_scale=self.data.target_scale)
+        # the short set (loss, acc | rmse, mae) for epoch rows; the test summary gets all
+        return metrics_for_task(
+            self.data.task, self.device, target_scale=self.data.target_scale, detailed=False
+        )
 
     @property
     def primary(self) -> str:
@@ -156,7 +167,14 @@ class Trainer:
                 self.save_last()
         return metrics.compute()
 
-    def evaluate(self, split: Split, model: nn.Module | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        split: Split,
+        model: nn.Module | None = None,
+        *,
+        detailed: bool = False,
+        confusion_png: Path | None = None,
+    ) -> dict[str, float]:
         """Metrics of `model` (default: the trained one) on `split`, in eval mode."""
         return evaluate(
             model if model is not None else self.model,
@@ -165,6 +183,8 @@ class Trainer:
             task=self.data.task,
             batch_size=self.config.data.eval_batch_size,
             target_scale=self.data.target_scale,
+            detailed=detailed,
+            confusion_png=confusion_png,
         )
 
     def fit(self) -> dict[str, Any]:
@@ -236,7 +256,8 @@ class Trainer:
         if self.run and self.run.best.is_file():
             model = self._build_model()
             model.load_state_dict(load_checkpoint(self.run.best, self.device)["model"])
-        test = self.evaluate(self.data.test, model)
+        png = self.run.plots / "confusion.png" if self.run else None
+        test = self.evaluate(self.data.test, model, detailed=True, confusion_png=png)
         summary = {
             "test": test,
             "primary_metric": self.primary,
@@ -275,6 +296,7 @@ class Trainer:
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
+            "last_lr": float(self.last_lr),
             "rng": rng_state(),
             "augment": self.augment.state_dict() if self.augment is not None else None,
             "ema": self.ema.state_dict() if self.ema is not None else None,
@@ -286,8 +308,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
-        if self.step:  # the lr of the latest update (logged in the epoch's row)
-            self.last_lr = self.scheduler.lrs_at(self.step - 1)[0]
+        self.last_lr = float(state["last_lr"])  # the latest update's lr (the epoch row logs it)
         self.train_metrics.load_state_dict(state["train_metrics"])
         self.best = dict(state["best"])
         self.history = list(state["history"])
