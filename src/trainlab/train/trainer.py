@@ -24,7 +24,7 @@ from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import loss_from_config
+from trainlab.losses import MixedTargetCrossEntropy, loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
@@ -84,8 +84,10 @@ class Trainer:
         self.train_loss_fn = self.loss_fn
         if self.augment is not None and self.augment.mixes:
             # Mixup/CutMix soft targets already carry the label smoothing: apply it once
-            self.train_loss_fn = self._build_loss()
-            self.train_loss_fn.soft_targets_smoothed = True
+            loss = self._build_loss()
+            if isinstance(loss, MixedTargetCrossEntropy):
+                loss.soft_targets_smoothed = True
+            self.train_loss_fn = loss
         self.train_loader = BatchLoader(
             self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
         )
