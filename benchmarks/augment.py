@@ -6,8 +6,11 @@ Interleaved in one process, after warm-up; prints the median time of each candid
 images/s and the ratio to its reference:
 - mixup / cutmix (float32) against a plain ``clone()`` of the batch (target: <= 2x);
 - RandAugment(2, 9) batched on uint8 tensors against the usual per-image PIL loop (PIL
-  ImageOps/ImageEnhance/affine ops on 224 x 224 images, one core; target: >= 1,500 img/s),
-  and the same trainlab ops run one image at a time (the data-loader-worker path);
+  ImageOps/ImageEnhance/affine ops on 224 x 224 images, one core; target: >= 1,500 img/s).
+  The PIL loop applies both ops always and resamples with NEAREST (the ops trainlab
+  reproduces bit-exactly); timm's loop resamples bilinearly and skips each op with
+  probability 0.5, so it differs in cost. Also the same trainlab ops run one image at a
+  time (the data-loader-worker path);
 - random erasing (float32, per-pixel fill, p = 0.25 and p = 1).
 CUDA (when present) repeats the batched rows on the GPU.
 """
