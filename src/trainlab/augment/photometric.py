@@ -244,6 +244,20 @@ def _smooth_rows(lv: Tensor, integer: bool) -> Tensor:
     return s.view(n, c, h - 2, w)
 
 
+def _smooth_rows_uint8(x: Tensor) -> Tensor:
+    """:func:`_smooth_rows` of uint8 images, with the box sums in int16 (exact: at most
+    13 * 255 = 3315) at half the memory traffic of float32; float32 levels out."""
+    n, c, h, w = x.shape
+    f = x.reshape(n, c, h * w).to(torch.int16)
+    v = f[..., : -2 * w] + f[..., w:-w]
+    v += f[..., 2 * w :]
+    s = torch.empty_like(v)
+    torch.add(v[..., :-2], v[..., 1:-1], out=s[..., 1:-1])
+    s[..., 1:-1] += v[..., 2:]
+    s.add_(f[..., w:-w], alpha=4)
+    return s.float().mul_(1.0 / 13.0).add_(0.5).floor_().view(n, c, h - 2, w)
+
+
 def smooth(x: Tensor) -> Tensor:
     """Pillow's SMOOTH filter, kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, border pixels kept;
     float32 levels out (rounded on uint8)."""
@@ -270,9 +284,11 @@ def sharpness(x: Tensor, factor: float | Tensor, *, out: Tensor | None = None) -
     if h < 3 or w < 3:
         return out
     for s in range(0, n, _CHUNK):
-        lv = _levels(x[s : s + _CHUNK])
+        xc = x[s : s + _CHUNK]
+        lv = _levels(xc)
         k = lv.shape[0]
-        sm = _smooth_rows(lv, x.dtype == torch.uint8).view(k, c, -1)  # (k, C, (H-2) W)
+        sm = _smooth_rows_uint8(xc) if x.dtype == torch.uint8 else _smooth_rows(lv, False)
+        sm = sm.view(k, c, -1)  # (k, C, (H-2) W)
         rows = lv.view(k, c, h * w)[..., w:-w]
         res = (rows - sm).mul_(f[s : s + _CHUNK]).add_(sm).clamp_(0.0, 255.0)
         res = res.view(k, c, h - 2, w)[..., 1:-1]
