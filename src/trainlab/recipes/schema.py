@@ -185,6 +185,35 @@ class CheckpointConfig(_Section):
     )
 
 
+class AugmentConfig(_Section):
+    """Batch augmentation on the training device (trainlab.augment); all off by default."""
+
+    hflip: float = Field(0.0, ge=0, le=1, description="probability of a horizontal flip")
+    randaugment_n: int = Field(0, ge=0, description="RandAugment ops per image (0: off)")
+    randaugment_m: float = Field(9.0, ge=0, le=10, description="RandAugment magnitude M")
+    randaugment_mstd: float = Field(0.0, ge=0, description="per-image noise on M")
+    erasing_prob: float = Field(0.0, ge=0, le=1, description="random erasing probability")
+    erasing_mode: Literal["const", "rand", "pixel"] = "pixel"
+    erasing_count: int = Field(1, ge=1, description="rectangles erased per image")
+    mixup_alpha: float = Field(0.0, ge=0, description="Mixup Beta(a, a) (0: off)")
+    cutmix_alpha: float = Field(0.0, ge=0, description="CutMix Beta(a, a) (0: off)")
+    switch_prob: float = Field(0.5, ge=0, le=1, description="P(CutMix) when both are on")
+    mix_prob: float = Field(1.0, ge=0, le=1, description="probability of mixing at all")
+    mode: Literal["batch", "pair", "elem"] = Field("batch", description="mixing granularity")
+
+
+class RegularizeConfig(_Section):
+    """Drop path, weight EMA and gradient clipping (trainlab.regularize); all off by default."""
+
+    drop_path_rate: float = Field(
+        0.0, ge=0, le=1, description="stochastic depth of the last block (models that take it)"
+    )
+    ema_decay: float = Field(0.0, ge=0, lt=1, description="weight EMA decay (0: off)")
+    ema_warmup: Literal["none", "tf", "power"] = "none"
+    clip_grad_norm: float = Field(0.0, ge=0, description="max global grad norm (0: off)")
+    clip_grad_value: float = Field(0.0, ge=0, description="max |grad| (0: off)")
+
+
 class Config(_Section):
     """A full, resolved training configuration (what `config.yaml` in a run holds)."""
 
@@ -198,3 +227,5 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainlab.augment import TrainAugment
 from trainlab.data import DataBundle, load_dataset
 from trainlab.errors import ConfigError
 from trainlab.models import create_model
 from trainlab.optim import build_optimizer
 from trainlab.recipes.schema import Config
+from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value
 from trainlab.schedules import Schedule
 from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
@@ -35,14 +37,69 @@ def build_data(config: Config) -> DataBundle:
 
 def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
     """The config's model for `num_outputs` outputs and samples of `in_shape`."""
+    args = dict(config.model.args)
+    if config.regularize.drop_path_rate > 0:
+        args.setdefault("drop_path_rate", config.regularize.drop_path_rate)
     try:
-        return create_model(
-            config.model.name, num_classes=num_outputs, in_shape=in_shape, **config.model.args
-        )
+        return create_model(config.model.name, num_classes=num_outputs, in_shape=in_shape, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(
             f"model = {config.model.name!r} with args {config.model.args}: {e}"
         ) from None
+
+
+def build_augment(config: Config, data: DataBundle) -> TrainAugment | None:
+    """The config's batch augmentation (None when every `augment.*` is off)."""
+    a = config.augment
+    aug = TrainAugment(
+        max(int(data.num_outputs), 1),
+        mean=data.input_mean,
+        std=data.input_std,
+        hflip=a.hflip,
+        randaugment_n=a.randaugment_n,
+        randaugment_m=a.randaugment_m,
+        randaugment_mstd=a.randaugment_mstd,
+        erasing_prob=a.erasing_prob,
+        erasing_mode=a.erasing_mode,
+        erasing_count=a.erasing_count,
+        mixup_alpha=a.mixup_alpha,
+        cutmix_alpha=a.cutmix_alpha,
+        switch_prob=a.switch_prob,
+        mix_prob=a.mix_prob,
+        mix_mode=a.mode,
+        label_smoothing=config.train.label_smoothing,
+        smoothing=config.loss.smoothing,
+        seed=config.seed,
+    )
+    if not aug.active:
+        return None
+    if len(data.in_shape) != 3:
+        raise ConfigError(
+            f"augment.*: image augmentations need images (C, H, W); this data has samples of "
+            f"shape {tuple(data.in_shape)} (set data.layout=images or turn augment.* off)"
+        )
+    if aug.mixes and data.task != "classification":
+        raise ConfigError(
+            f"augment.mixup_alpha / augment.cutmix_alpha: mixing needs a classification task, "
+            f"got {data.task!r}"
+        )
+    return aug
+
+
+def build_ema(config: Config, model: nn.Module) -> WeightEMA | None:
+    r = config.regularize
+    if r.ema_decay <= 0:
+        return None
+    return WeightEMA(model, r.ema_decay, warmup=None if r.ema_warmup == "none" else r.ema_warmup)
+
+
+def clip_gradients(config: Config, model: nn.Module) -> None:
+    """Gradient clipping by value, then by global norm, as configured (no-op when off)."""
+    r = config.regularize
+    if r.clip_grad_value > 0:
+        clip_grad_value(model.parameters(), r.clip_grad_value)
+    if r.clip_grad_norm > 0:
+        clip_grad_norm(model.parameters(), r.clip_grad_norm)
 
 
 def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim.Optimizer:

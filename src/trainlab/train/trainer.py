@@ -24,14 +24,17 @@ from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import loss_from_config
+from trainlab.losses import MixedTargetCrossEntropy, loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
 from trainlab.train.build import (
+    build_augment,
+    build_ema,
     build_model,
     build_optimizer_from_config,
     build_schedule,
+    clip_gradients,
     resolve_device,
 )
 from trainlab.train.callbacks import Callback
@@ -77,10 +80,19 @@ class Trainer:
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
         self.loss_fn = self._build_loss()
+        self.augment = build_augment(config, data)
+        self.train_loss_fn = self.loss_fn
+        if self.augment is not None and self.augment.mixes:
+            # Mixup/CutMix soft targets already carry the label smoothing: apply it once
+            loss = self._build_loss()
+            if isinstance(loss, MixedTargetCrossEntropy):
+                loss.soft_targets_smoothed = True
+            self.train_loss_fn = loss
         self.train_loader = BatchLoader(
             self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
         )
         self.optimizer = build_optimizer_from_config(config, self.model)
+        self.ema = build_ema(config, self.model)
         self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
         self.train_metrics = self._metrics()
         if self.scheduler.plateau is not None:
@@ -128,16 +140,21 @@ class Trainer:
     # ---------------------------------------------------------------------- the loop
     def train_epoch(self, epoch: int, start: int = 0) -> dict[str, float]:
         """One epoch of the six steps; returns the epoch's train metrics."""
-        model, loss_fn, opt, sched = self.model, self.loss_fn, self.optimizer, self.scheduler
+        model, loss_fn, opt, sched = self.model, self.train_loss_fn, self.optimizer, self.scheduler
+        augment, ema = self.augment, self.ema
         metrics, callbacks = self.train_metrics, self.callbacks
         every = self.config.checkpoint.every_steps
         model.train()
         for x, y in self.train_loader.epoch(epoch, start):
-            out = model(x)  # forward
-            loss = loss_fn(out, y)  # loss
+            xa, target = augment(x, y) if augment is not None else (x, y)
+            out = model(xa)  # forward
+            loss = loss_fn(out, target)  # loss
             opt.zero_grad(set_to_none=True)  # zero the gradients
             loss.backward()  # backward
+            clip_gradients(self.config, model)
             opt.step()  # update
+            if ema is not None:
+                ema.update(model)
             self.last_lr = opt.param_groups[0]["lr"]
             sched.step()
             metrics.update(out, y, loss)
@@ -206,6 +223,9 @@ class Trainer:
         val = self.evaluate(self.val_split)
         if self.scheduler.plateau is not None:  # sched.name = plateau: metric-driven lr
             self.scheduler.observe(val[self.config.sched.monitor])
+        if self.ema is not None:  # the EMA weights, evaluated on the same split
+            with self.ema.swapped(self.model):
+                val |= {f"ema_{k}": v for k, v in self.evaluate(self.val_split).items()}
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
         self.epoch, self.batch_in_epoch = epoch + 1, 0
@@ -280,6 +300,8 @@ class Trainer:
             "elapsed": self.elapsed,
             "last_lr": float(self.last_lr),
             "rng": rng_state(),
+            "augment": self.augment.state_dict() if self.augment is not None else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -294,6 +316,10 @@ class Trainer:
         self.history = list(state["history"])
         self.elapsed = float(state["elapsed"])
         set_rng_state(state["rng"])
+        if self.augment is not None and state.get("augment") is not None:
+            self.augment.load_state_dict(state["augment"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
 
     def save(self, path: Any) -> None:
         if path is not None:

@@ -1,0 +1,155 @@
+"""Geometric operations of RandAugment as integer index gathers, with per-image parameters.
+
+Each output pixel (x, y) reads the input pixel (floor(a (x + .5) + b (y + .5) + c),
+floor(d (x + .5) + e (y + .5) + f)): Pillow's ``Image.transform(size, AFFINE, (a, b, c, d,
+e, f), NEAREST)``, which timm's and torchvision's PIL RandAugment use. Pixels that land
+outside the image take the fill colour. The source is padded by one pixel of fill colour
+and every out-of-range coordinate is clamped onto that ring, so the whole operation is one
+``gather`` per chunk of 8 images (no masks, no ``grid_sample``; PERF_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_CHUNK = 8
+
+
+def _fill_tensor(x: Tensor, fill: float | tuple[float, ...] | Tensor) -> Tensor:
+    """Fill colour in the image's own units, shaped (1, C, 1, 1)."""
+    c = x.shape[1]
+    f = torch.as_tensor(fill, dtype=torch.float64).reshape(-1)
+    if f.numel() == 1:
+        f = f.expand(c)
+    if f.numel() != c:
+        raise ValueError(f"fill: expected 1 or {c} values, got {f.tolist()}")
+    if x.dtype == torch.uint8:
+        f = f.round().clamp(0, 255)
+    return f.to(dtype=x.dtype, device=x.device).view(1, c, 1, 1)
+
+
+def affine(
+    x: Tensor,
+    matrix: Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Nearest-neighbour affine warp of a batch (n, C, H, W) by per-image ``matrix`` (n, 6)
+    = (a, b, c, d, e, f), mapping output pixel centres to input coordinates (Pillow's
+    convention). ``fill`` is in the image's units (levels for uint8). ``out`` may be ``x``:
+    each chunk is copied into its padded source before it is overwritten."""
+    n, ch, h, w = x.shape
+    x = x.contiguous()
+    out = torch.empty_like(x) if out is None else out
+    fv = _fill_tensor(x, fill)
+    m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
+    xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
+    ys = torch.arange(h, device=x.device, dtype=torch.float32).add_(0.5).view(1, h, 1)
+    for s in range(0, n, _CHUNK):
+        e = min(s + _CHUNK, n)
+        k = e - s
+        a, b, c, d, ee, f = m[s:e].unbind(1)  # each (k, 1, 1)
+        # x_in = floor(a x + (b y + c)): a full (k, H, W) map only when b != 0 (else (k, 1, W))
+        xin = a * xs + (b * ys + c) if bool((b != 0).any()) else a * xs + c
+        yin = ee * ys + (d * xs + f) if bool((d != 0).any()) else ee * ys + f
+        xin = xin.floor_().clamp_(-1, w).add_(1)  # -1 and W land on the fill ring
+        yin = yin.floor_().clamp_(-1, h).add_(1)
+        # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
+        # gather would need int64 (measured several times slower)
+        idx = (yin * (w + 2) + xin).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
+        off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
+        idx = idx + off.view(k, ch, 1)  # (k, C, HW)
+        src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
+        src[:, :, 1:-1, 1:-1] = x[s:e]
+        torch.index_select(src.view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
+    return out
+
+
+def _per_image(v: float | Tensor, n: int) -> Tensor:
+    return torch.as_tensor(v, dtype=torch.float64).reshape(-1).expand(n).cpu()
+
+
+def _matrix(rows: list[Tensor]) -> Tensor:
+    return torch.stack(rows, dim=1)  # (n, 6)
+
+
+def rotate_matrix(angle: Tensor, height: int, width: int) -> Tensor:
+    """Pillow's ``Image.rotate(angle)`` matrix (counter-clockwise degrees, about the centre)."""
+    t = -angle * (math.pi / 180.0)
+    cos, sin = torch.cos(t), torch.sin(t)
+    cx, cy = width / 2.0, height / 2.0
+    c = cos * -cx + sin * -cy + cx
+    f = -sin * -cx + cos * -cy + cy
+    return _matrix([cos, sin, c, -sin, cos, f])
+
+
+def rotate(
+    x: Tensor,
+    angle: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Rotate counter-clockwise by ``angle`` degrees about the centre (Pillow ``rotate``)."""
+    n, _, h, w = x.shape
+    return affine(x, rotate_matrix(_per_image(angle, n), h, w), fill, out=out)
+
+
+def shear_x(
+    x: Tensor,
+    factor: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """x_in = x + factor * y (Pillow AFFINE (1, factor, 0, 0, 1, 0), as in timm)."""
+    n = x.shape[0]
+    s = _per_image(factor, n)
+    one, zero = torch.ones_like(s), torch.zeros_like(s)
+    return affine(x, _matrix([one, s, zero, zero, one, zero]), fill, out=out)
+
+
+def shear_y(
+    x: Tensor,
+    factor: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """y_in = factor * x + y (Pillow AFFINE (1, 0, 0, factor, 1, 0), as in timm)."""
+    n = x.shape[0]
+    s = _per_image(factor, n)
+    one, zero = torch.ones_like(s), torch.zeros_like(s)
+    return affine(x, _matrix([one, zero, zero, s, one, zero]), fill, out=out)
+
+
+def translate_x(
+    x: Tensor,
+    pixels: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
+    n = x.shape[0]
+    p = _per_image(pixels, n)
+    one, zero = torch.ones_like(p), torch.zeros_like(p)
+    return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
+
+
+def translate_y(
+    x: Tensor,
+    pixels: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
+    n = x.shape[0]
+    p = _per_image(pixels, n)
+    one, zero = torch.ones_like(p), torch.zeros_like(p)
+    return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)

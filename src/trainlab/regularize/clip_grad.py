@@ -1,0 +1,62 @@
+"""Gradient clipping by global norm and by value.
+
+By norm (Pascanu et al., 2013): total = ||(||g_1||_p, ..., ||g_k||_p)||_p over all
+gradients; when total > max_norm every gradient is scaled by max_norm / (total + 1e-6).
+By value: g <- clamp(g, -c, c). Both match ``torch.nn.utils.clip_grad_norm_`` /
+``clip_grad_value_`` (tested against them), including the returned total norm, the inf norm
+and ``error_if_nonfinite``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+
+
+def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm(
+    parameters: Iterable[Tensor] | Tensor,
+    max_norm: float,
+    norm_type: float = 2.0,
+    *,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
+    """Scale all gradients in place so their global ``norm_type``-norm is at most
+    ``max_norm``; returns the total norm before clipping (a tensor)."""
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm >= 0:
+        raise ValueError(f"max_norm: expected a number >= 0, got {max_norm!r}")
+    norm_type = float(norm_type)
+    if not (norm_type > 0 or math.isinf(norm_type)):
+        raise ValueError(f"norm_type: expected a positive number or inf, got {norm_type!r}")
+    grads = _grads(parameters)
+    if not grads:
+        return torch.tensor(0.0)
+    device = grads[0].device
+    norms = [torch.linalg.vector_norm(g, norm_type).to(device) for g in grads]
+    total = torch.linalg.vector_norm(torch.stack(norms), norm_type)
+    if error_if_nonfinite and not bool(torch.isfinite(total)):
+        raise RuntimeError(
+            f"the total norm of order {norm_type} of the gradients is non-finite ({total.item()})"
+        )
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(coef.to(g.device, g.dtype))
+    return total
+
+
+def clip_grad_value(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clamp every gradient in place to [-clip_value, clip_value]."""
+    if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)):
+        raise ValueError(f"clip_value: expected a number >= 0, got {clip_value!r}")
+    if not clip_value >= 0:
+        raise ValueError(f"clip_value: expected a number >= 0, got {clip_value!r}")
+    for g in _grads(parameters):
+        g.clamp_(min=-clip_value, max=clip_value)

@@ -1,0 +1,30 @@
+"""Internal helpers: row gathers over reinterpreted rows, Beta sampling for tiny alphas."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainlab.augment._common import put_rows, sample_beta, take_rows
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(5, 3, 4, 4), (5, 3, 5, 5), (5, 1, 3, 3), (5, 1, 1, 1)])
+def test_take_and_put_rows_match_indexing(dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+    x = (torch.rand(shape) * 255).to(dtype)
+    idx = torch.tensor([4, 0, 0, 2])
+    assert torch.equal(take_rows(x, idx), x[idx])
+    assert take_rows(x, torch.tensor([], dtype=torch.long)).shape == (0, *shape[1:])
+    buf = torch.empty((4, *shape[1:]), dtype=dtype)
+    assert take_rows(x, idx, out=buf) is buf and torch.equal(buf, x[idx])
+    out, ref, p = torch.zeros_like(x), torch.zeros_like(x), torch.randperm(5)
+    put_rows(out, p, x)
+    ref[p] = x
+    assert torch.equal(out, ref)
+
+
+def test_beta_is_finite_and_symmetric_for_tiny_alpha() -> None:
+    g = torch.Generator().manual_seed(0)
+    lam = sample_beta((2000,), 0.02, g, torch.device("cpu"))
+    assert torch.isfinite(lam).all() and ((lam >= 0) & (lam <= 1)).all()
+    assert (lam < 0.01).float().mean() > 0.4 and (lam > 0.99).float().mean() > 0.4  # U-shaped
