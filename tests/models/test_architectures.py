@@ -229,14 +229,14 @@ def test_bad_inputs_are_named() -> None:
 
 def test_drop_path_rates_follow_linear_rule_in_models() -> None:
     m = create_model("convnext_atto", num_classes=2, in_shape=(3, 8, 8), drop_path_rate=0.3)
-    rates = [getattr(b.drop_path, "p", 0.0) for s in m.stages for b in s.blocks]
+    rates = [getattr(b.drop_path, "drop_prob", 0.0) for s in m.stages for b in s.blocks]
     torch.testing.assert_close(
         torch.tensor(rates, dtype=torch.float64), torch.linspace(0, 0.3, 12, dtype=torch.float64)
     )
     v = create_model("vit_tiny", num_classes=2, in_shape=(3, 8, 8), drop_path_rate=0.12,
-                     drop_path_rule="huang")  # fmt: skip
-    assert v.blocks[0].drop_path1.p == pytest.approx(0.01)
-    assert v.blocks[11].drop_path2.p == pytest.approx(0.12)
+                     drop_path_rule="paper")  # fmt: skip
+    assert v.blocks[0].drop_path1.drop_prob == pytest.approx(0.01)
+    assert v.blocks[11].drop_path2.drop_prob == pytest.approx(0.12)
 
 
 def test_mlp_and_cnn_accept_any_input_shape() -> None:

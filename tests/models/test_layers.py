@@ -31,6 +31,8 @@ from trainlab.models.layers import (
     drop_path_rates,
     grouped_conv,
     patchify,
+    split_by_stage,
+    stage_drop_path_rates,
 )
 
 
@@ -131,18 +133,18 @@ def test_drop_path_reproducible_with_generator() -> None:
     assert torch.equal(a, b)
 
 
-def test_drop_path_rates_linear_and_huang() -> None:
-    lin = drop_path_rates(0.2, [2, 3])
-    torch.testing.assert_close(
-        torch.tensor(lin, dtype=torch.float64), torch.linspace(0, 0.2, 5, dtype=torch.float64)
-    )
-    assert drop_path_rates(0.2, 4, "huang") == pytest.approx([0.05, 0.1, 0.15, 0.2])
+def test_stage_drop_path_rates_linear_and_paper() -> None:
+    lin = stage_drop_path_rates(0.2, [2, 3])
+    flat = torch.tensor([r for stage in lin for r in stage], dtype=torch.float64)
+    torch.testing.assert_close(flat, torch.linspace(0, 0.2, 5, dtype=torch.float64))
+    assert [len(s) for s in lin] == [2, 3]
+    assert stage_drop_path_rates(0.2, [4], "paper") == [pytest.approx([0.05, 0.1, 0.15, 0.2])]
     assert drop_path_rates(0.3, 1) == [0.0]
-    with pytest.raises(ValueError, match="drop_path_rate"):
-        drop_path_rates(1.0, 3)
     with pytest.raises(ValueError, match="rule"):
-        drop_path_rates(0.1, 3, "cosine")
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        stage_drop_path_rates(0.1, [3], "cosine")
+    with pytest.raises(ValueError, match="sum to 3"):
+        split_by_stage([0.0, 0.1], [1, 2])
+    with pytest.raises(ValueError, match="probability"):
         DropPath(-0.1)
 
 

@@ -42,6 +42,7 @@ class CNN1d(nn.Module):
             )
         check_rate("drop_rate", drop_rate)
         self.stem = ConvNormAct(in_chans, widths[0], stem_kernel, dims=1)
+        check_rate("drop_path_rate", drop_path_rate)
         dpr = iter(drop_path_rates(drop_path_rate, len(widths) * blocks_per_stage))
         stages, ch = [], widths[0]
         for i, w in enumerate(widths):

@@ -29,8 +29,7 @@ from trainlab.models.layers import (
     ConvNeXtBlock,
     LayerNorm2d,
     adapt_stride,
-    drop_path_rates,
-    split_by_stage,
+    stage_drop_path_rates,
 )
 from trainlab.models.registry import register_model
 
@@ -89,7 +88,8 @@ class ConvNeXt(nn.Module):
             nn.Conv2d(in_chans, dims[0], kernel_size=patch_size, stride=patch_size),  # patchify
             LayerNorm2d(dims[0]),
         )
-        rates = split_by_stage(drop_path_rates(drop_path_rate, depths, drop_path_rule), depths)
+        check_rate("drop_path_rate", drop_path_rate)
+        rates = stage_drop_path_rates(drop_path_rate, depths, drop_path_rule)
         stages = []
         prev = dims[0]
         for i, (depth, dim) in enumerate(zip(depths, dims, strict=True)):

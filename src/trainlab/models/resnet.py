@@ -55,7 +55,8 @@ class ResNet(nn.Module):
         self.act1 = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if stem_stride == 4 else nn.Identity()
 
-        dpr = iter(drop_path_rates(drop_path_rate, layers, drop_path_rule))
+        check_rate("drop_path_rate", drop_path_rate)
+        dpr = iter(drop_path_rates(drop_path_rate, sum(layers), rule=drop_path_rule))
         in_ch = 64
         stages: list[nn.Sequential] = []
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers, strict=True)):

@@ -60,7 +60,8 @@ class VisionTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + grid[0] * grid[1], embed_dim))
         self.pos_drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        dpr = drop_path_rates(drop_path_rate, depth, drop_path_rule)
+        check_rate("drop_path_rate", drop_path_rate)
+        dpr = drop_path_rates(drop_path_rate, depth, rule=drop_path_rule)
         self.blocks = nn.Sequential(
             *(
                 TransformerBlock(

@@ -18,7 +18,13 @@ from trainlab.models.layers.conv import (
     make_act,
     make_norm,
 )
-from trainlab.models.layers.drop import DropPath, drop_path, drop_path_rates, split_by_stage
+from trainlab.models.layers.drop import (
+    DropPath,
+    drop_path,
+    drop_path_rates,
+    split_by_stage,
+    stage_drop_path_rates,
+)
 from trainlab.models.layers.mlp import Mlp, PointwiseLinear
 from trainlab.models.layers.norm import LayerNorm2d, layer_norm_2d
 from trainlab.models.layers.stem import PatchEmbed, adapt_stride, patchify
@@ -52,4 +58,5 @@ __all__ = [
     "make_norm",
     "patchify",
     "split_by_stage",
+    "stage_drop_path_rates",
 ]
