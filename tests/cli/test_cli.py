@@ -85,6 +85,8 @@ def test_in_process_errors_return_2(tmp_path: Path, capsys, monkeypatch) -> None
     assert "train.label_smoothing = 1.5" in capsys.readouterr().err
     assert main(["train", "--set", "model.args.bogus=1", "--epochs", "1"]) == 2
     assert "unexpected keyword argument 'bogus'" in capsys.readouterr().err
+    assert main(["train", "--set", "regularize.drop_path_rate=0.1", "--model", "mlp"]) == 2
+    assert "model 'mlp' has no residual branches to drop" in capsys.readouterr().err
     assert main(["train", "--print-config", "--set", "optim.lr=0.5"]) == 0
     assert "lr: 0.5" in capsys.readouterr().out
     assert main(["models", "m*"]) == 0 and "mlp" in capsys.readouterr().out

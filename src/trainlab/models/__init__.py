@@ -14,7 +14,7 @@ from trainlab.models import resnet as _resnet  # noqa: F401
 from trainlab.models import vit as _vit  # noqa: F401
 from trainlab.models.cnn1d import CNN1d
 from trainlab.models.convnext import ConvNeXt
-from trainlab.models.registry import create_model, list_models, register_model
+from trainlab.models.registry import create_model, list_models, model_accepts, register_model
 from trainlab.models.resnet import ResNet
 from trainlab.models.summary import (
     ModelSummary,
@@ -38,6 +38,7 @@ __all__ = [
     "describe_model",
     "list_models",
     "load_pretrained",
+    "model_accepts",
     "parse_shape",
     "register_model",
     "resample_pos_embed",

@@ -30,6 +30,17 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
+def model_accepts(name: str, argument: str) -> bool:
+    """Whether the registered model `name` takes the keyword `argument`: a named parameter,
+    or `**kwargs`, which every registered entry forwards to a constructor that takes it."""
+    import inspect
+
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(list_models())}")
+    params = inspect.signature(_REGISTRY[name]).parameters.values()
+    return any(p.name == argument or p.kind is p.VAR_KEYWORD for p in params)
+
+
 def create_model(
     name: str,
     *,

@@ -12,7 +12,7 @@ from torch import nn
 from trainlab.augment import TrainAugment
 from trainlab.data import DataBundle, load_dataset
 from trainlab.errors import ConfigError
-from trainlab.models import create_model
+from trainlab.models import create_model, list_models, model_accepts
 from trainlab.optim import build_optimizer
 from trainlab.recipes.schema import Config
 from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value
@@ -38,8 +38,15 @@ def build_data(config: Config) -> DataBundle:
 def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
     """The config's model for `num_outputs` outputs and samples of `in_shape`."""
     args = dict(config.model.args)
-    if config.regularize.drop_path_rate > 0:
-        args.setdefault("drop_path_rate", config.regularize.drop_path_rate)
+    rate = config.regularize.drop_path_rate
+    if rate > 0:
+        if not model_accepts(config.model.name, "drop_path_rate"):
+            with_drop_path = [m for m in list_models() if model_accepts(m, "drop_path_rate")]
+            raise ConfigError(
+                f"regularize.drop_path_rate = {rate}: model {config.model.name!r} has no "
+                f"residual branches to drop; expected 0, or one of {', '.join(with_drop_path)}"
+            )
+        args.setdefault("drop_path_rate", rate)
     try:
         return create_model(config.model.name, num_classes=num_outputs, in_shape=in_shape, **args)
     except (TypeError, ValueError) as e:
