@@ -1,0 +1,196 @@
+"""`ChainOptimizer`: a `torch.optim.Optimizer` whose update is a chain of transforms.
+
+Subclasses only say which chain a param group means (:meth:`ChainOptimizer.make_chain`);
+this class owns what torch.optim's optimizers share: param groups, lazy state with
+torch.optim's buffer names (so ``state_dict()`` moves both ways between a trainlab
+optimizer and its torch twin), ``lr`` read from the group at every step, ``closure``, and the
+choice of execution path:
+
+- ``"single"`` (``foreach=False``): the chain runs on one parameter at a time (the reference;
+  also the fastest eager path on CPU, where tensors stay in cache between ops);
+- ``"foreach"`` (``foreach=True``): the chain runs once over all parameters of a group;
+- ``"fused"`` (``fused=True``): torch's fused kernel when the chain is one torch has
+  (Adam, AdamW, SGD, Adagrad), otherwise the chain compiled by ``torch.compile``
+  (see :mod:`trainlab.optim.fused`).
+
+Default (``foreach=None, fused=None``): torch's fused kernel when the chain has one, else
+``"single"`` on CPU and ``"foreach"`` on other devices (the fastest eager path measured on
+each; compiling is opt-in because a cold compile costs tens of seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from trainlab.optim import fused as _fused
+from trainlab.optim.transforms import Context, Transform
+
+PATHS = ("single", "foreach", "fused")
+
+
+def check_lr(lr: Any) -> None:
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError(f"lr: expected a 1-element tensor, got shape {tuple(lr.shape)}")
+        lr = lr.item()
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        raise TypeError(f"lr: expected a float or a tensor, got {type(lr).__name__}")
+    if not 0.0 <= lr:
+        raise ValueError(f"lr: expected >= 0, got {lr}")
+
+
+def check_nonneg(name: str, v: Any) -> None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v:
+        raise ValueError(f"{name}: expected a number >= 0, got {v!r}")
+
+
+def check_positive(name: str, v: Any) -> None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0.0:
+        raise ValueError(f"{name}: expected a number > 0, got {v!r}")
+
+
+def check_unit(name: str, v: Any) -> None:
+    """A coefficient in [0, 1)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {v!r}")
+
+
+def check_betas(betas: Any) -> None:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        check_unit(f"betas[{i}]", float(b) if isinstance(b, Tensor) else b)
+
+
+class ChainOptimizer(torch.optim.Optimizer):
+    """Base class; subclasses define ``make_chain(group)`` and pass their defaults."""
+
+    #: whether the state holds torch.optim's per-parameter ``step`` counter
+    has_step: bool = True
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        check_lr(defaults["lr"])
+        if defaults.get("differentiable"):
+            raise ValueError("differentiable: True is not supported by trainlab optimizers")
+        if defaults.get("fused") and defaults.get("foreach"):
+            raise ValueError("fused and foreach: expected at most one of them to be True")
+        defaults.setdefault("foreach", None)
+        defaults.setdefault("fused", None)
+        defaults.setdefault("maximize", False)
+        defaults.setdefault("differentiable", False)
+        defaults.setdefault("capturable", False)
+        super().__init__(params, defaults)
+        #: seconds spent compiling chains (path "fused" without a torch kernel)
+        self.compile_time_s = 0.0
+
+    #: what a subclass provides: the transform chain a param group stands for, with the
+    #: hyperparameters read from the group (called at every step)
+    #: (a staticmethod, so a compiled step can call it without the optimizer object)
+    make_chain: Callable[[dict[str, Any]], Transform]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # groups saved by a torch.optim twin lack trainlab-only keys: fill in the defaults
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, val in self.defaults.items():
+                group.setdefault(key, val)
+
+    # -- execution ------------------------------------------------------------------------
+    def path(self, group: dict[str, Any]) -> str:
+        """The execution path a group resolves to: ``torch_fused``, ``compiled``,
+        ``foreach`` or ``single``."""
+        params = [p for p in group["params"]]
+        chain = self.make_chain(group)
+        torch_kernel = bool(params) and _fused.torch_kernel(chain, params) is not None
+        if group["fused"]:
+            return "torch_fused" if torch_kernel else "compiled"
+        if group["foreach"] is None and group["fused"] is None and torch_kernel:
+            return "torch_fused"
+        if group["foreach"] is None:
+            on_cpu = all(p.device.type == "cpu" for p in params)
+            return "single" if on_cpu else "foreach"
+        return "foreach" if group["foreach"] else "single"
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """One update of every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = []
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                if torch.is_complex(p):
+                    raise TypeError(f"{type(self).__name__}: complex parameters not supported")
+                grads.append(p.grad)
+            self._step_group(group, params, grads)
+        return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        chain = self.make_chain(group)
+        path = self.path(group)
+        on_device = path in ("torch_fused", "compiled")
+        states = [self.state[p] for p in params]
+        for p, st in zip(params, states, strict=True):
+            if not st:
+                if self.has_step:
+                    st["step"] = _step_tensor(p, on_device)
+                chain.init(p, st)
+        if path == "torch_fused":
+            _fused.run_torch_kernel(chain, group, params, grads, states)
+            return
+        steps = [st["step"] for st in states] if self.has_step else []
+        if steps:
+            torch._foreach_add_(steps, 1)
+        if path == "compiled":
+            self.compile_time_s += _fused.run_compiled(
+                self.make_chain, group, params, grads, states, steps
+            )
+        elif path == "foreach":
+            apply_chain(chain, params, grads, states, steps, group["lr"])
+        else:
+            for i in range(len(params)):
+                apply_chain(
+                    chain, params[i : i + 1], grads[i : i + 1], states[i : i + 1],
+                    steps[i : i + 1], group["lr"],
+                )  # fmt: skip
+
+
+def _step_tensor(p: Tensor, on_device: bool) -> Tensor:
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    if on_device:
+        return torch.zeros((), dtype=torch.float32, device=p.device)
+    return torch.tensor(0.0, dtype=dtype)
+
+
+def apply_chain(
+    chain: Transform,
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+    steps: list[Tensor],
+    lr: float | Tensor,
+    *,
+    defer_lr: bool = True,
+) -> None:
+    """Run ``chain`` on ``grads`` and apply the result: ``param += update``."""
+    leaves = chain.flat()
+    ctx = Context(params, states, steps, lr)
+    ctx.defer_lr = defer_lr and leaves[-1].name == "scale_by_lr"
+    updates = chain.update(list(grads), ctx)
+    if ctx.alpha is not None:
+        torch._foreach_add_(params, updates, alpha=ctx.alpha)
+    else:
+        torch._foreach_add_(params, updates)
+    if chain.after is not None:
+        chain.after(ctx)
