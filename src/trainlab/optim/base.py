@@ -39,12 +39,12 @@ def check_lr(lr: Any) -> None:
         lr = lr.item()
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):
         raise TypeError(f"lr: expected a float or a tensor, got {type(lr).__name__}")
-    if not 0.0 <= lr:
+    if not lr >= 0.0:
         raise ValueError(f"lr: expected >= 0, got {lr}")
 
 
 def check_nonneg(name: str, v: Any) -> None:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0.0:
         raise ValueError(f"{name}: expected a number >= 0, got {v!r}")
 
 
@@ -147,8 +147,20 @@ class ChainOptimizer(torch.optim.Optimizer):
                     st["step"] = _step_tensor(p, on_device)
                 chain.init(p, st)
         if path == "torch_fused":
-            _fused.run_torch_kernel(chain, group, params, grads, states)
-            return
+            # torch's CPU kernels assume one memory layout for a parameter, its grad and its
+            # state (a transposed parameter with a contiguous grad is updated wrongly by
+            # torch 2.13's fused SGD): such tensors take the single-tensor path instead
+            ok = [
+                _fused.kernel_safe(p, g, s) for p, g, s in zip(params, grads, states, strict=True)
+            ]
+            pick = lambda xs, flag: [x for x, o in zip(xs, ok, strict=True) if o == flag]  # noqa: E731
+            if any(ok):
+                _fused.run_torch_kernel(chain, group, pick(params, True), pick(grads, True),
+                                        pick(states, True))  # fmt: skip
+            if all(ok):
+                return
+            params, grads, states = pick(params, False), pick(grads, False), pick(states, False)
+            path = "single"
         steps = [st["step"] for st in states] if self.has_step else []
         if steps:
             torch._foreach_add_(steps, 1)

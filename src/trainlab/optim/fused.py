@@ -91,6 +91,13 @@ def torch_kernel(chain: Transform, params: list[Tensor]) -> tuple[str, dict[str,
     return kernel, hp
 
 
+def kernel_safe(param: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
+    """Whether torch's fused kernel updates this parameter correctly: parameter, grad and
+    state buffers all contiguous."""
+    tensors = [param, grad, *(v for v in state.values() if torch.is_tensor(v) and v.dim() > 0)]
+    return all(t.is_contiguous() for t in tensors)
+
+
 def _by_device_dtype(params: list[Tensor]) -> dict[tuple[Any, Any], list[int]]:
     out: dict[tuple[Any, Any], list[int]] = {}
     for i, p in enumerate(params):
@@ -170,7 +177,7 @@ def _freeze(v: Any) -> Any:
     return v
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(make_chain: Callable[[dict[str, Any]], Transform], static: tuple) -> Callable:
     from trainlab.optim.base import apply_chain
 

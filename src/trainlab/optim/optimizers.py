@@ -21,7 +21,6 @@ from trainlab.optim.base import (
     check_betas,
     check_nonneg,
     check_positive,
-    check_unit,
 )
 from trainlab.optim.transforms import Transform
 
