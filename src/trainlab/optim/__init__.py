@@ -21,7 +21,9 @@ from trainlab.optim.optimizers import (
     RMSprop,
     Rprop,
 )
+from trainlab.optim.param_groups import freeze, param_groups, unfreeze
 from trainlab.optim.transforms import Context, Transform, chain
+from trainlab.optim.variants import NesterovLookaheadSGD, VelocitySGD
 
 __all__ = [
     "ASGD",
@@ -36,9 +38,14 @@ __all__ = [
     "ChainOptimizer",
     "Context",
     "NAdam",
+    "NesterovLookaheadSGD",
     "RMSprop",
     "Rprop",
     "Transform",
+    "VelocitySGD",
     "build_optimizer",
     "chain",
+    "freeze",
+    "param_groups",
+    "unfreeze",
 ]

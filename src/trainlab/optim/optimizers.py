@@ -104,13 +104,14 @@ class AdamW(Adam):
 
 class Adagrad(ChainOptimizer):
     """Adagrad (torch.optim.Adagrad; notes F4:212-232): ``chain(add_decayed_weights(wd),
-    scale_by_adagrad(lr_decay, eps, initial_accumulator_value), scale_by_lr())``."""
+    scale_by_adagrad(lr_decay, eps, initial_accumulator_value), scale_by_lr())``.
+    ``eps_in_sqrt=True``: the notes' ``g / sqrt(G + eps)`` (F4:225)."""
 
     def __init__(self, params: Params, lr: float | Tensor = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None,
-                 decoupled_weight_decay: bool = False) -> None:  # fmt: skip
+                 decoupled_weight_decay: bool = False, eps_in_sqrt: bool = False) -> None:  # fmt: skip
         check_nonneg("lr_decay", lr_decay)
         check_nonneg("initial_accumulator_value", initial_accumulator_value)
         super().__init__(params, _common(locals()))
@@ -125,7 +126,8 @@ class Adagrad(ChainOptimizer):
     @staticmethod
     def make_chain(group: dict[str, Any]) -> Transform:
         core = T.scale_by_adagrad(group["lr_decay"], group["eps"],
-                                  group["initial_accumulator_value"])  # fmt: skip
+                                  group["initial_accumulator_value"],
+                                  eps_in_sqrt=group["eps_in_sqrt"])  # fmt: skip
         return _decayed(group, [core])
 
 
@@ -137,21 +139,23 @@ def _initial_step(p: Tensor, path: str) -> Tensor:
 
 class RMSprop(ChainOptimizer):
     """RMSprop (torch.optim.RMSprop; notes F4:341-363): ``chain(add_decayed_weights(wd),
-    scale_by_rms(alpha, eps, centered), trace(momentum, zero_init=True), scale_by_lr())``."""
+    scale_by_rms(alpha, eps, centered), trace(momentum, zero_init=True), scale_by_lr())``.
+    ``eps_in_sqrt=True``: the notes' ``g / sqrt(v + eps)`` (F4:351)."""
 
     def __init__(self, params: Params, lr: float | Tensor = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None,
-                 decoupled_weight_decay: bool = False) -> None:  # fmt: skip
+                 decoupled_weight_decay: bool = False, eps_in_sqrt: bool = False) -> None:  # fmt: skip
         check_nonneg("alpha", alpha)
         check_nonneg("momentum", momentum)
         super().__init__(params, _common(locals()))
 
     @staticmethod
     def make_chain(group: dict[str, Any]) -> Transform:
-        core = [T.scale_by_rms(group["alpha"], group["eps"], group["centered"])]
+        core = [T.scale_by_rms(group["alpha"], group["eps"], group["centered"],
+                               eps_in_sqrt=group["eps_in_sqrt"])]  # fmt: skip
         if group["momentum"] > 0:
             core.append(T.trace(group["momentum"], zero_init=True))
         return _decayed(group, core)
