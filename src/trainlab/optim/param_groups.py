@@ -169,7 +169,7 @@ def unfreeze(
     """Undo :func:`freeze` for the matching modules. Parameters that ``optimizer`` does not
     hold yet are added with ``optimizer.add_param_group({"params": ..., **group_options})``
     (progressive unfreezing). Norm layers follow ``model.training`` again."""
-    names, new = [], []
+    names, new, new_names = [], [], []
     held = {id(p) for g in optimizer.param_groups for p in g["params"]} if optimizer else set()
     for mname, mod in _selected(model, patterns):
         for pname, p in mod.named_parameters():
@@ -179,11 +179,15 @@ def unfreeze(
             if optimizer is not None and id(p) not in held:
                 held.add(id(p))
                 new.append(p)
+                new_names.append(f"{mname}.{pname}" if mname else pname)
         for sub in mod.modules():
             handle = sub.__dict__.pop(_HOOKS, None)
             if handle is not None:
                 handle.remove()
                 sub.training = model.training
     if optimizer is not None and new:
-        optimizer.add_param_group({"params": new, **group_options})
+        group = {"params": new, **group_options}
+        if "param_names" in optimizer.param_groups[0]:  # torch: all groups named, or none
+            group["param_names"] = new_names
+        optimizer.add_param_group(group)
     return sorted(set(names))
