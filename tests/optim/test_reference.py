@@ -123,9 +123,7 @@ IDS = [f"{n}-{i}-{str(d)[6:]}" for i, (n, _, d) in enumerate(DTYPED)]
 
 @pytest.mark.parametrize(("name", "kw", "dtype"), DTYPED, ids=IDS)
 def test_matches_torch_twin(name: str, kw: dict, dtype: torch.dtype) -> None:
-    paths = [{"foreach": False}, {"foreach": True}]
-    if name in ("SGD", "Adam", "AdamW", "Adagrad"):  # elsewhere the default is "single"
-        paths.append({})
+    paths = [{"foreach": False}, {"foreach": True}, {}]  # single, foreach, default
     ref_ps, ref, ours = run_twins(name, kw, dtype, paths)
     for ps, opt in ours:
         for p, q in zip(ps, ref_ps, strict=True):
@@ -151,9 +149,9 @@ def test_default_uses_torch_fused_kernel(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adamax", "NAdam", "ASGD", "Rprop"])
-def test_default_without_torch_kernel_is_single_tensor_on_cpu(name: str) -> None:
+def test_default_without_torch_kernel_is_chunked_on_cpu(name: str) -> None:
     opt = getattr(tl, name)([torch.zeros(3, requires_grad=True)])
-    assert opt.path(opt.param_groups[0]) == "single"
+    assert opt.path(opt.param_groups[0]) == "chunked"
     assert (
         getattr(tl, name)([torch.zeros(3, requires_grad=True)], fused=True).path(
             opt.param_groups[0] | {"fused": True}

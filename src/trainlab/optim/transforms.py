@@ -54,6 +54,27 @@ class Context:
     owned: bool = False
     defer_lr: bool = False
     alpha: Any = None
+    #: the ``update`` function allowed to leave its result as a quotient (see ``quotient``)
+    defer_div: Any = None
+    #: ``(denominators, per-tensor factors)``: the updates are ``factor * u / denominator``,
+    #: applied by the optimizer in one ``addcdiv_`` pass (as torch.optim does)
+    quotient: Any = None
+
+
+def _quotient(
+    update: Any, num: list[Tensor], den: list[Tensor], factors: list[Any] | None, ctx: Context
+) -> list[Tensor]:
+    """Return ``factors * num / den``: left as a pending quotient when ``update`` is the
+    transform just before a deferred ``scale_by_lr`` (one pass instead of three)."""
+    if ctx.defer_div is update:
+        ctx.quotient = (den, factors)
+        ctx.owned = False
+        return num
+    out = torch._foreach_div(num, den)
+    if factors is not None:
+        torch._foreach_mul_(out, factors)
+    ctx.owned = True
+    return out
 
 
 Update = Callable[[list[Tensor], Context], list[Tensor]]
@@ -247,8 +268,7 @@ def scale_by_rms(
             avg = torch._foreach_sqrt(sq)
         if not eps_in_sqrt:
             torch._foreach_add_(avg, eps)
-        ctx.owned = True
-        return torch._foreach_div(u, avg)
+        return _quotient(update, u, avg, None, ctx)
 
     hp = {"alpha": alpha, "eps": eps, "centered": centered, "eps_in_sqrt": eps_in_sqrt}
     return Transform("scale_by_rms", update, _zeros(*names), hparams=hp)
@@ -279,11 +299,10 @@ def scale_by_adagrad(
         else:
             std = torch._foreach_sqrt(sums)
             torch._foreach_add_(std, eps)
-        ctx.owned = True
-        out = torch._foreach_div(u, std)
+        factors = None
         if lr_decay != 0:
-            torch._foreach_div_(out, [1 + (value(t) - 1) * lr_decay for t in ctx.steps])
-        return out
+            factors = [1 / (1 + (value(t) - 1) * lr_decay) for t in ctx.steps]
+        return _quotient(update, u, std, factors, ctx)
 
     hp = {"lr_decay": lr_decay, "eps": eps, "eps_in_sqrt": eps_in_sqrt}
     hp["initial_accumulator_value"] = initial_accumulator_value
@@ -337,9 +356,7 @@ def scale_by_adam(
         denom = torch._foreach_sqrt(v)
         torch._foreach_div_(denom, [(1 - b2**t) ** 0.5 for t in ts])
         torch._foreach_add_(denom, eps)
-        torch._foreach_mul_(denom, [1 - b1**t for t in ts])
-        ctx.owned = True
-        return torch._foreach_div(m, denom)
+        return _quotient(update, m, denom, [1 / (1 - b1**t) for t in ts], ctx)
 
     hp = {"b1": b1, "b2": b2, "eps": eps, "amsgrad": amsgrad}
     return Transform("scale_by_adam", update, _zeros(*names), hparams=hp)
@@ -357,10 +374,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
         a = torch._foreach_abs(u)
         torch._foreach_add_(a, eps)
         torch._foreach_maximum_(n, a)
-        out = torch._foreach_div(m, n)
-        torch._foreach_div_(out, [1 - b1 ** value(t) for t in ctx.steps])
-        ctx.owned = True
-        return out
+        return _quotient(update, m, n, [1 / (1 - b1 ** value(t)) for t in ctx.steps], ctx)
 
     hp = {"b1": b1, "b2": b2, "eps": eps}
     return Transform("scale_by_adamax", update, _zeros("exp_avg", "exp_inf"), hparams=hp)
