@@ -120,7 +120,8 @@ def test_bad_arguments_name_the_argument(cls: type, kw: dict, arg: str) -> None:
         cls([torch.zeros(2, requires_grad=True)], **kw)
 
 
-def test_lbfgs_matches_torch() -> None:
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_matches_torch(line_search_fn: str | None) -> None:
     gen = torch.Generator().manual_seed(0)
     a_mat = torch.randn(8, 8, generator=gen, dtype=torch.float64)
     hess = a_mat @ a_mat.T + 0.5 * torch.eye(8, dtype=torch.float64)
@@ -130,7 +131,7 @@ def test_lbfgs_matches_torch() -> None:
     for cls in (tl.LBFGS, torch.optim.LBFGS):
         x = x0.clone().requires_grad_()
         xs.append(x)
-        opts.append(cls([x], lr=0.5, max_iter=7, history_size=4))
+        opts.append(cls([x], lr=0.5, max_iter=7, history_size=4, line_search_fn=line_search_fn))
 
     def closure_for(x: torch.Tensor, opt: torch.optim.Optimizer):  # type: ignore[no-untyped-def]
         def closure() -> torch.Tensor:
@@ -150,7 +151,7 @@ def test_lbfgs_matches_torch() -> None:
     sa, sb = opts[0].state_dict()["state"][0], opts[1].state_dict()["state"][0]
     assert set(sa) == set(sb) and sa["n_iter"] == sb["n_iter"]
     with pytest.raises(ValueError, match="line_search_fn"):
-        tl.LBFGS([xs[0]], line_search_fn="strong_wolfe")
+        tl.LBFGS([xs[0]], line_search_fn="armijo")
 
 
 @pytest.mark.slow
