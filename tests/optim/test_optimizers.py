@@ -176,3 +176,31 @@ def test_compiled_chain_matches_single_tensor_path() -> None:
     for x, y in zip(a, b, strict=True):
         assert rel(x.detach(), y.detach()) <= 1e-6
         assert rel(oa.state[x]["exp_avg_sq"], ob.state[y]["exp_avg_sq"]) <= 1e-6
+
+
+def test_large_default_groups_compile_and_fall_back_when_compiling_fails(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from trainlab.optim import base, fused
+
+    monkeypatch.setattr(base, "AUTO_COMPILE_NUMEL", 4)
+    monkeypatch.setattr(fused, "_BROKEN", [])
+    monkeypatch.setattr(fused, "_has_compiler", lambda: True)
+    a = torch.linspace(-1, 1, 6, dtype=torch.float64).requires_grad_()
+    b = a.detach().clone().requires_grad_()
+    oa, ob = tl.RMSprop([a], lr=1e-2), torch.optim.RMSprop([b], lr=1e-2, foreach=False)
+    assert oa.path(oa.param_groups[0]) == "compiled"
+    assert tl.RMSprop([torch.zeros(3, requires_grad=True)]).path(oa.param_groups[0] | {
+        "params": [torch.zeros(3)]}) == "chunked"  # fmt: skip
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(fused, "run_compiled", broken)
+    for g in _grads(6, 5):
+        a.grad, b.grad = g.clone(), g.clone()
+        oa.step(), ob.step()
+    assert rel(a.detach(), b.detach()) <= 1e-12  # each step ran once, eagerly
+    assert oa.path(oa.param_groups[0]) == "chunked"  # defaults stay eager afterwards
+    c = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    c.grad = torch.ones(6, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="no compiler"):
+        tl.RMSprop([c], fused=True).step()  # an explicit fused=True does not hide it

@@ -191,6 +191,26 @@ def _compiled(make_chain: Callable[[dict[str, Any]], Transform], static: tuple) 
 
 
 _SEEN: set[Any] = set()
+_BROKEN: list[str] = []
+
+
+@functools.cache
+def _has_compiler() -> bool:
+    import shutil
+
+    return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+
+
+def compile_available() -> bool:
+    """Whether the compiled path can be chosen by default (a C++ compiler is present and
+    no compile has failed in this process)."""
+    return not _BROKEN and _has_compiler()
+
+
+def compile_failed(err: Exception) -> None:
+    """Record a failed compile: defaults stay eager for the rest of the process."""
+    _BROKEN.append(repr(err))
+    log.warning("torch.compile of an optimizer step failed (%r); using the eager path", err)
 
 
 def run_compiled(

@@ -59,6 +59,10 @@ class Context:
     #: ``(denominators, per-tensor factors)``: the updates are ``factor * u / denominator``,
     #: applied by the optimizer in one ``addcdiv_`` pass (as torch.optim does)
     quotient: Any = None
+    #: the ``update`` function that may write the parameters itself (the last one of an
+    #: eager chain); it then sets ``applied`` and the optimizer adds nothing
+    final: Any = None
+    applied: bool = False
 
 
 def _quotient(
@@ -433,12 +437,20 @@ def scale_by_asgd(lambd: float = 1e-4, alpha: float = 0.75, lr: float | Tensor =
         state["eta"] = _scalar(float(value(lr)), param.device)
 
     def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
-        out = torch._foreach_add(u, ctx.params, alpha=lambd)
-        torch._foreach_mul_(out, [-value(s["eta"]) for s in ctx.states])
+        etas = [value(s["eta"]) for s in ctx.states]
+        if ctx.final is update:  # write w directly, as torch does (two passes, no temporary)
+            torch._foreach_mul_(ctx.params, [1 - lambd * e for e in etas])
+            for p, g, e in zip(ctx.params, u, etas, strict=True):
+                p.add_(g, alpha=-e)
+            ctx.applied = True
+            out = u
+        else:
+            out = torch._foreach_add(u, ctx.params, alpha=lambd)
+            torch._foreach_mul_(out, [-e for e in etas])
+            ctx.owned = True
         rate = value(ctx.lr)
         for s, t in zip(ctx.states, ctx.steps, strict=True):
             s["eta"].copy_(torch.as_tensor(rate / ((1 + lambd * rate * value(t)) ** alpha)))
-        ctx.owned = True
         return out
 
     hp = {"lambd": lambd, "alpha": alpha}
@@ -498,7 +510,12 @@ def scale_by_rprop(
             size.mul_(sign).clamp_(lo, hi)
             g = torch.where(sign.eq(eta_minus), 0.0, g)
             prev.copy_(g)
-            out.append(g.sign_().mul_(size).neg_())
+            if ctx.final is update:  # write w directly: w -= sign(g) * step_size
+                ctx.params[len(out)].addcmul_(g.sign(), size, value=-1)
+                ctx.applied = True
+                out.append(g)
+            else:
+                out.append(g.sign_().mul_(size).neg_())
         ctx.owned = True
         return out
 
