@@ -1,112 +1,158 @@
 """Metrics accumulated over batches as sums of counts (never means of means).
 
-The sums stay on the device of the model, so updating them never synchronizes with the
-host; `compute()` reads them once per epoch. Because the state is sums, a distributed
-reduction is an `all_reduce(SUM)` of the state tensors.
+Every metric keeps a dict of summed state tensors (float64 sums, int64 counts) on the
+model's device, so updating never synchronizes with the host; ``compute()`` reads them
+once per epoch. Because the state is sums, a distributed reduction is one
+``all_reduce(SUM)`` per state tensor, and the reduced result equals the single-process
+result on the union of the data (tested with 2 gloo processes).
+
+Shapes that depend on the data (the number of classes or outputs) are allocated at the
+first ``update`` unless given to the constructor; ``all_reduce`` first agrees on that size
+across processes (a MAX reduction), so a process that saw no batch still takes part.
 """
 
 from __future__ import annotations
 
-import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
 
 
-class RunningMetrics:
-    """Base class: a dict of summed state tensors, `update`, `compute`, `state_dict`."""
+class RunningMetrics(ABC):
+    """Base class: summed state tensors, ``update``, ``compute``, ``state_dict``, ``all_reduce``.
+
+    Subclasses set ``primary`` (the metric that selects the best checkpoint),
+    ``higher_is_better``, and implement ``_allocate(size)``, ``update`` and ``compute``.
+    """
 
     primary: str = "loss"
     higher_is_better: bool = False
-    _keys: tuple[str, ...] = ("loss_sum", "count")
 
-    def __init__(self, device: torch.device | str = "cpu") -> None:
+    def __init__(self, device: torch.device | str = "cpu", size: int | None = None) -> None:
         self.device = torch.device(device)
+        self._size = size
         self.reset()
 
+    # ---- state ---------------------------------------------------------------------------
     def reset(self) -> None:
-        self.state = {
-            k: torch.zeros((), dtype=torch.float64, device=self.device) for k in self._keys
+        self.state: dict[str, Tensor] = {
+            "loss_sum": self._zeros(),
+            "count": self._zeros(dtype=torch.int64),
         }
+        if self._size is not None:
+            self._allocate(self._size)
 
-    def _add_loss(self, loss: Tensor, n: int) -> None:
-        self.state["loss_sum"] += loss.detach().double() * n
+    def _zeros(self, *shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
+        return torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def _allocate(self, size: int) -> None:
+        """Create the size-dependent state (e.g. a K x K confusion matrix)."""
+        self._size = size
+
+    def _ensure(self, size: int) -> None:
+        if self._size is None:
+            self._allocate(size)
+        elif size != self._size:
+            raise ValueError(
+                f"{type(self).__name__} was set up for size {self._size} (classes or outputs) "
+                f"but got a batch with size {size}"
+            )
+
+    @property
+    def allocated(self) -> bool:
+        return self._size is not None
+
+    def _add_loss(self, loss: Tensor | float | None, n: int) -> None:
+        """Add a batch's mean loss weighted by its number of samples."""
+        if loss is not None:
+            loss_t = loss.detach() if isinstance(loss, Tensor) else torch.tensor(loss)
+            self.state["loss_sum"] += loss_t.to(self.device, torch.float64) * n
         self.state["count"] += n
 
+    def _count(self) -> float:
+        return float(self.state["count"])
+
     def state_dict(self) -> dict[str, Tensor]:
-        return {k: v.clone().cpu() for k, v in self.state.items()}
+        """The summed state, cloned to the CPU (safe for ``torch.load(weights_only=True)``)."""
+        return {k: v.detach().clone().cpu() for k, v in self.state.items()}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.state = {k: state[k].to(self.device, torch.float64) for k in self._keys}
+        missing = {"loss_sum", "count"} - set(state)
+        if missing:
+            raise ValueError(f"metric state lacks keys {sorted(missing)}; got {sorted(state)}")
+        self.state = {k: v.to(self.device) for k, v in state.items()}
+        sized = [v for k, v in self.state.items() if v.dim() > 0]
+        self._size = int(sized[0].shape[0]) if sized else self._size
 
-    def all_reduce(self) -> None:
-        """Sum the state over all processes of the default torch.distributed group."""
+    # ---- distributed ---------------------------------------------------------------------
+    def all_reduce(self, group: object | None = None) -> None:
+        """Sum the state over all processes of ``group`` (default: the default group).
+
+        A no-op unless torch.distributed is initialized. Call it once, before ``compute``.
+        """
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized():
-            for v in self.state.values():
-                dist.all_reduce(v)
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        size = torch.tensor([self._size or 0], dtype=torch.int64, device=self.device)
+        dist.all_reduce(size, op=dist.ReduceOp.MAX, group=group)
+        if self._size is None and int(size) > 0:
+            self._allocate(int(size))
+        for key in sorted(self.state):  # the same order on every process
+            dist.all_reduce(self.state[key], group=group)
 
+    # ---- interface -----------------------------------------------------------------------
+    @abstractmethod
+    def update(self, output: Tensor, target: Tensor, loss: Tensor | float | None = None) -> None:
+        """Add one batch: model output, target, and the batch's mean loss (optional)."""
 
-class ClassificationMetrics(RunningMetrics):
-    """loss (mean cross-entropy) and acc (fraction of argmax == target)."""
-
-    primary = "acc"
-    higher_is_better = True
-    _keys = ("loss_sum", "count", "correct")
-
-    def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
-        # output: (B, K) logits; target: (B,) class indices
-        n = target.shape[0]
-        self._add_loss(loss, n)
-        self.state["correct"] += (output.detach().argmax(dim=1) == target).sum()
-
+    @abstractmethod
     def compute(self) -> dict[str, float]:
-        n = max(self.state["count"].item(), 1.0)
-        return {
-            "loss": self.state["loss_sum"].item() / n,
-            "acc": self.state["correct"].item() / n,
-        }
-
-
-class RegressionMetrics(RunningMetrics):
-    """loss (MSE on standardized targets), rmse and mae in the target's original units.
-
-    Targets are standardized as y' = (y - mean) / scale for training, so errors are
-    multiplied back by `scale`.
-    """
-
-    primary = "rmse"
-    higher_is_better = False
-    _keys = ("loss_sum", "count", "sq_err", "abs_err")
-
-    def __init__(self, device: torch.device | str = "cpu", scale: float = 1.0) -> None:
-        self.scale = float(scale)
-        super().__init__(device)
-
-    def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
-        # output, target: (B, 1) standardized values
-        n = target.shape[0]
-        self._add_loss(loss, n)
-        err = (output.detach() - target).double()
-        self.state["sq_err"] += err.square().sum()
-        self.state["abs_err"] += err.abs().sum()
-
-    def compute(self) -> dict[str, float]:
-        n = max(self.state["count"].item(), 1.0)
-        return {
-            "loss": self.state["loss_sum"].item() / n,
-            "rmse": math.sqrt(self.state["sq_err"].item() / n) * self.scale,
-            "mae": self.state["abs_err"].item() / n * self.scale,
-        }
+        """The metrics of everything added since ``reset`` (plain floats)."""
 
 
 def metrics_for_task(
-    task: str, device: torch.device | str = "cpu", *, target_scale: float = 1.0
+    task: str,
+    device: torch.device | str = "cpu",
+    *,
+    target_scale: float = 1.0,
+    num_classes: int | None = None,
+    topk: tuple[int, ...] = (5,),
+    ece_bins: int = 15,
+    ignore_index: int = -100,
+    detailed: bool = True,
 ) -> RunningMetrics:
-    """The running metrics that fit `task` ('classification' or 'regression')."""
+    """The running metrics that fit ``task``.
+
+    'classification': loss, acc, top-k, precision/recall/F1 (macro, micro), ECE, confusion
+    matrix; 'multilabel': loss, hamming accuracy, subset accuracy, F1 (micro, macro);
+    'regression': loss, rmse, mae (in target units via ``target_scale``), r2;
+    'segmentation': loss, pixel accuracy, Dice and IoU (macro over present classes).
+    ``detailed=False`` keeps the short set for per-epoch rows: loss and acc
+    (classification), loss, rmse and mae (regression); the others are short already.
+    """
+    from trainlab.metrics.classification import ClassificationMetrics
+    from trainlab.metrics.multilabel import MultiLabelMetrics
+    from trainlab.metrics.overlap import OverlapMetrics
+    from trainlab.metrics.regression import RegressionMetrics
+
     if task == "classification":
-        return ClassificationMetrics(device)
+        return ClassificationMetrics(
+            device,
+            num_classes=num_classes,
+            topk=topk,
+            ece_bins=ece_bins,
+            ignore_index=ignore_index,
+            detailed=detailed,
+        )
     if task == "regression":
-        return RegressionMetrics(device, scale=target_scale)
-    raise ValueError(f"unknown task {task!r}; expected 'classification' or 'regression'")
+        return RegressionMetrics(device, scale=target_scale, detailed=detailed)
+    if task == "multilabel":
+        return MultiLabelMetrics(device, num_labels=num_classes)
+    if task == "segmentation":
+        return OverlapMetrics(device, num_classes=num_classes, ignore_index=ignore_index)
+    raise ValueError(
+        f"unknown task {task!r}; expected 'classification', 'regression', 'multilabel' or "
+        "'segmentation'"
+    )

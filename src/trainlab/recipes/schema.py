@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -25,6 +25,9 @@ class DataConfig(_Section):
     )
     target: str | None = Field(None, description="CSV: the column to predict")
     task: Literal["auto", "classification", "regression"] = "auto"
+    layout: Literal["auto", "vectors", "signals", "images"] = Field(
+        "auto", description=".npz: how to read x; 'auto' guesses (N, C, L) signals vs images"
+    )
     split: tuple[float, float, float] = Field(
         (0.7, 0.15, 0.15), description="train/val/test fractions when the data has no splits"
     )
@@ -77,10 +80,69 @@ class OptimConfig(_Section):
 
 
 class SchedConfig(_Section):
-    name: Literal["constant", "cosine"] = "cosine"
-    warmup_epochs: float = Field(1.0, ge=0, description="linear warmup length in epochs")
+    """The learning-rate schedule (trainlab.schedules.build_schedule turns it into a curve)."""
+
+    name: str = Field("cosine", description="a schedule name (trainlab.schedules.SCHEDULE_NAMES)")
+    warmup_epochs: float | None = Field(
+        None,
+        ge=0,
+        description="warmup length in epochs; default: 1 epoch (none for one_cycle and "
+        "resnet), shortened to leave the main schedule at least one step",
+    )
     warmup_steps: int | None = Field(None, ge=0, description="overrides warmup_epochs")
-    min_factor: float = Field(0.0, ge=0, le=1, description="cosine: final lr / base lr")
+    warmup_kind: Literal["linear", "exponential", "constant"] | None = Field(
+        None, description="shape of the warmup (default linear)"
+    )
+    warmup_start_factor: float | None = Field(
+        None, gt=0, le=1, description="warmup's first lr / base lr"
+    )
+    min_factor: float = Field(
+        0.0, ge=0, le=1, description="final lr / base lr (cosine, polynomial, cosine_restarts)"
+    )
+    unit: Literal["epoch", "step"] = Field(
+        "epoch", description="unit of step_size, milestones, period and t0 in params"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the schedule's other parameters, e.g. {step_size: 30, gamma: 0.1}",
+    )
+    monitor: str = Field("loss", description="plateau: the validation metric it watches")
+
+    @field_validator("name")
+    @classmethod
+    def _known_schedule(cls, v: str) -> str:
+        from trainlab.schedules import SCHEDULE_NAMES
+
+        if v not in SCHEDULE_NAMES:
+            raise ValueError("unknown schedule; expected one of " + ", ".join(SCHEDULE_NAMES))
+        return v
+
+    @field_validator("min_factor")
+    @classmethod
+    def _min_factor_applies(cls, v: float, info: ValidationInfo) -> float:
+        from trainlab.schedules import schedule_params
+
+        name = info.data.get("name")
+        if v != 0 and name is not None and "min_factor" not in schedule_params(name):
+            raise ValueError(f"schedule {name!r} has no min_factor")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_the_schedule(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from trainlab.schedules import schedule_params
+
+        name = info.data.get("name")
+        if name is None:
+            return v
+        accepted = [k for k in schedule_params(name) if k != "min_factor"]
+        for key in v:
+            if key not in accepted:
+                raise ValueError(
+                    f"{key!r} is not a parameter of schedule {name!r}; expected some of: "
+                    + (", ".join(accepted) or "(none)")
+                )
+        return v
 
 
 class TrainConfig(_Section):
@@ -95,6 +157,26 @@ class TrainConfig(_Section):
         if v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
             return v
         raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+class LossConfig(_Section):
+    """How the training loss is built (trainlab.losses.build_loss); smoothing is train.label_smoothing."""
+
+    smoothing: Literal["standard", "notes"] = Field(
+        "standard",
+        description="label-smoothing convention: 'standard' (PyTorch: e/K off-target) or "
+        "'notes' (1-e on the true class, e/(K-1) elsewhere, F4:1369)",
+    )
+    class_weight: list[float] | None = Field(
+        None, description="classification: one cross-entropy weight per class (F4:1371)"
+    )
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(not math.isfinite(w) or w < 0 for w in v)):
+            raise ValueError("expected a non-empty list of finite weights >= 0")
+        return v
 
 
 class CheckpointConfig(_Section):
@@ -114,4 +196,5 @@ class Config(_Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     sched: SchedConfig = Field(default_factory=SchedConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)

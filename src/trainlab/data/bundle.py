@@ -1,0 +1,74 @@
+"""The in-memory result of loading a dataset: three splits and what the model must know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+TASKS = ("classification", "regression")
+
+
+@dataclass
+class Split:
+    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 classes or (N, 1) float32."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class RawData:
+    """What a file format yields before splitting: numpy arrays, splits that were explicit."""
+
+    x: np.ndarray
+    y: np.ndarray
+    task: str
+    class_names: list[str] | None = None
+    explicit: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class DataBundle:
+    """Train/val/test splits, normalized with train-split statistics, plus metadata.
+
+    For regression, targets are standardized as (y - target_mean) / target_scale; metrics
+    multiply errors back by `target_scale`.
+    """
+
+    train: Split
+    val: Split
+    test: Split
+    task: str
+    num_outputs: int
+    in_shape: tuple[int, ...]
+    class_names: list[str] | None
+    source: str
+    input_mean: Tensor
+    input_std: Tensor
+    target_mean: float = 0.0
+    target_scale: float = 1.0
+
+    def meta(self) -> dict[str, Any]:
+        """Plain-typed metadata stored in checkpoints (weights_only-loadable)."""
+        return {
+            "task": self.task,
+            "num_outputs": self.num_outputs,
+            "in_shape": list(self.in_shape),
+            "class_names": self.class_names,
+            "source": self.source,
+            "input_mean": self.input_mean.clone(),
+            "input_std": self.input_std.clone(),
+            "target_mean": self.target_mean,
+            "target_scale": self.target_scale,
+            "sizes": [len(self.train), len(self.val), len(self.test)],
+        }

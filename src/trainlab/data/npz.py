@@ -1,0 +1,78 @@
+"""Arrays in a NumPy `.npz` file: `x` (N, ...), `y` (N,); optional `x_val`/`y_val`,
+`x_test`/`y_test`.
+
+x of shape (N, D) is vectors, (N, C, L) 1-D signals, (N, H, W) single-channel images
+(a channel axis is added) and (N, C, H, W) images. A 3-D `x` is ambiguous: with
+`layout='auto'` it is a signal when it has at most 16 channels and a length more than
+twice that, else an image; `layout='signals'` or `'images'` decides explicitly.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from trainlab.data.bundle import RawData
+from trainlab.errors import DataError
+
+LAYOUTS = ("auto", "vectors", "signals", "images")
+_NDIMS = {"vectors": (2,), "signals": (3,), "images": (3, 4), "auto": (2, 3, 4)}
+
+
+def _pair(
+    arrays: dict[str, np.ndarray], xk: str, yk: str, path: Path, layout: str
+) -> tuple[np.ndarray, ...]:
+    x, y = arrays[xk], arrays[yk]
+    if x.ndim not in _NDIMS[layout]:
+        expected = {
+            "vectors": "(N, D)",
+            "signals": "(N, C, L)",
+            "images": "(N, H, W) or (N, C, H, W)",
+            "auto": "(N, D), (N, C, L), (N, H, W) or (N, C, H, W)",
+        }[layout]
+        raise DataError(path, f"'{xk}' has shape {x.shape}; expected {expected}")
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+        raise DataError(path, f"'{yk}' has shape {y.shape}; expected (N,)")
+    if len(x) != len(y):
+        raise DataError(path, f"'{xk}' has {len(x)} rows but '{yk}' has {len(y)}")
+    if len(x) == 0:
+        raise DataError(path, f"'{xk}' is empty")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(path, f"'{xk}' has dtype {x.dtype}; expected real numbers")
+    if x.ndim == 3 and not (layout == "signals" or (layout == "auto" and _looks_like_signal(x))):
+        x = x[:, None]  # (N, H, W) -> (N, 1, H, W)
+    return x.astype(np.float32), y.reshape(-1)
+
+
+def _looks_like_signal(x: np.ndarray) -> bool:
+    """(N, C, L) with few channels and a longer length is a signal; otherwise (N, H, W)."""
+    return x.shape[1] <= 16 and x.shape[2] > x.shape[1] * 2
+
+
+def load_npz(path: Path, layout: str = "auto") -> RawData:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataError(path, f"not a readable .npz file ({e})") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise DataError(
+            path, f"missing array(s) {missing}; found {sorted(arrays)}, expected 'x' and 'y'"
+        )
+    x, y = _pair(arrays, "x", "y", path, layout)
+    raw = RawData(x=x, y=y, task="auto")
+    for split in ("val", "test"):
+        xk, yk = f"x_{split}", f"y_{split}"
+        if (xk in arrays) != (yk in arrays):
+            raise DataError(path, f"'{xk}' and '{yk}' must be given together")
+        if xk in arrays:
+            xs, ys = _pair(arrays, xk, yk, path, layout)
+            if xs.shape[1:] != x.shape[1:]:
+                raise DataError(
+                    path, f"'{xk}' samples have shape {xs.shape[1:]}, 'x' {x.shape[1:]}"
+                )
+            raw.explicit[split] = (xs, ys)
+    return raw

@@ -1,0 +1,87 @@
+"""Shared checks and reductions for the loss functions.
+
+Every loss reduces per-element (or per-sample) terms with PyTorch's convention:
+``'none'`` returns them, ``'sum'`` adds them, ``'mean'`` divides the sum by their number
+(or by a documented normalizer, e.g. the summed class weights of cross-entropy).
+
+Half-precision inputs (float16, bfloat16) are upcast to float32 before any arithmetic, so
+sums and log-sum-exps accumulate in float32; the loss is returned in float32 for them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction={reduction!r}; expected one of 'mean', 'sum', 'none'")
+
+
+def upcast(x: Tensor) -> Tensor:
+    """float16/bfloat16 -> float32 (differentiably); other dtypes unchanged."""
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return x.float()
+    return x
+
+
+def as_float(x: Tensor, like: Tensor) -> Tensor:
+    """`x` as a floating tensor of `like`'s dtype (targets given as ints or bools)."""
+    if x.dtype != like.dtype:
+        return x.to(like.dtype)  # same device expected, as torch
+    return x
+
+
+def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape; got {name_a} "
+            f"{tuple(a.shape)} and {name_b} {tuple(b.shape)}"
+        )
+
+
+def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> None:
+    try:
+        torch.broadcast_shapes(w.shape, shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} of shape {tuple(w.shape)} does not broadcast to {to} {tuple(shape)}"
+        ) from None
+    if torch.broadcast_shapes(w.shape, shape) != shape:
+        raise ValueError(
+            f"{name} of shape {tuple(w.shape)} would enlarge {to} {tuple(shape)} when broadcast"
+        )
+
+
+def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not (value >= 0 if allow_zero else value > 0):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}={value!r}; expected a number {bound}")
+
+
+def reduce(loss: Tensor, reduction: str) -> Tensor:
+    """Apply `reduction` to a tensor of per-element loss terms."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+class LossModule(nn.Module):
+    """Base of the loss modules: holds and validates `reduction`."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        check_reduction(reduction)
+        self.reduction: Reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

@@ -1,0 +1,369 @@
+"""Classification losses: cross-entropy and binary cross-entropy (F3:723-781; F4:1214-1476).
+
+Cross-entropy of logits ``x`` (N, K, *) against a class index ``y`` is computed in the
+log-sum-exp form of F3:756-765,
+
+    CE(x, y) = logsumexp(x) - x_y,   dCE/dx = softmax(x) - onehot(y)   (F3:770)
+
+and against a target distribution ``q`` (soft labels, e.g. from Mixup) as
+``-sum_k q_k log softmax(x)_k``. Class weights multiply each class's term (F4:1371).
+
+Label smoothing replaces the target by ``a + b * onehot(y)`` (or ``a + b * q``):
+
+* ``smoothing='standard'`` (PyTorch, timm, Szegedy et al. 2016): ``b = 1 - e``,
+  ``a = e / K``: e=0.1, K=3 gives [0.9333, 0.0333, 0.0333].
+* ``smoothing='notes'`` (F4:1364-1369): ``1 - e`` on the true class and ``e / (K - 1)``
+  elsewhere, i.e. ``a = e / (K - 1)``, ``b = 1 - e K / (K - 1)``: [0.9, 0.05, 0.05].
+
+``reduction='mean'`` follows torch: with hard targets it divides by the summed weights of
+the non-ignored targets, with soft targets by the number of samples. When every target is
+``ignore_index`` the mean is 0 (torch returns NaN). Logits are upcast to float32 when they
+are float16/bfloat16; log-sum-exp keeps logits of +-1e4 finite.
+
+Binary cross-entropy works on probabilities (``binary_cross_entropy``, logs clamped at
+-100 as torch does) or on logits (``binary_cross_entropy_with_logits``, stable
+softplus form ``(1 - y) x + (1 + (p_w - 1) y) softplus(-x)``), with an element ``weight``
+and a per-class ``pos_weight`` (F4:1430-1476); the same functions serve single-label
+(N,) and multi-label (N, C) targets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from trainlab.losses._common import (
+    LossModule,
+    Reduction,
+    as_float,
+    check_broadcastable,
+    check_reduction,
+    check_same_shape,
+    reduce,
+    upcast,
+)
+
+Smoothing = Literal["standard", "notes"]
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "smooth_labels",
+    "smoothing_coefficients",
+]
+
+
+def smoothing_coefficients(epsilon: float, num_classes: int, smoothing: str) -> tuple[float, float]:
+    """(a, b) such that the smoothed target is ``a + b * target`` (see module docstring)."""
+    if not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"label_smoothing={epsilon!r}; expected a number in [0, 1]")
+    if smoothing == "standard":
+        return epsilon / num_classes, 1.0 - epsilon
+    if smoothing == "notes":
+        if num_classes < 2:
+            raise ValueError(f"smoothing='notes' needs num_classes >= 2; got {num_classes}")
+        a = epsilon / (num_classes - 1)
+        return a, 1.0 - epsilon - a
+    raise ValueError(f"smoothing={smoothing!r}; expected 'standard' or 'notes'")
+
+
+def smooth_labels(
+    target: Tensor,
+    num_classes: int,
+    epsilon: float,
+    *,
+    smoothing: Smoothing = "standard",
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """Smoothed target distributions: class indices (N,) -> (N, K); or soft (N, K) -> (N, K).
+
+    ``smooth_labels(torch.tensor([0]), 3, 0.1)`` is [[0.9333, 0.0333, 0.0333]];
+    with ``smoothing='notes'`` it is [[0.9, 0.05, 0.05]] (F4:1369).
+    """
+    a, b = smoothing_coefficients(epsilon, num_classes, smoothing)
+    if target.is_floating_point():
+        if target.shape[-1] != num_classes:
+            raise ValueError(
+                f"soft target of shape {tuple(target.shape)} must have num_classes="
+                f"{num_classes} entries in its last dimension"
+            )
+        q = target.to(dtype)
+    else:
+        _check_class_range(target, num_classes, None)
+        q = F.one_hot(target.long(), num_classes).to(dtype)
+    return a + b * q
+
+
+def _check_class_range(target: Tensor, num_classes: int, ignore_index: int | None) -> None:
+    t = target if ignore_index is None else target[target != ignore_index]
+    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+        raise ValueError(
+            f"class index out of range: target has values in [{int(t.min())}, {int(t.max())}] "
+            f"but input has {num_classes} classes (expected 0..{num_classes - 1}"
+            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+            + ")"
+        )
+
+
+def _class_view(w: Tensor, ndim: int) -> Tensor:
+    # (K,) -> (1, K, 1, ..., 1) to broadcast against (N, K, *)
+    return w.view((1, -1) + (1,) * (ndim - 2))
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    smoothing: Smoothing = "standard",
+    reduction: Reduction = "mean",
+    check_targets: bool = True,
+) -> Tensor:
+    """Cross-entropy of logits ``input`` (N, K, *) against class indices (N, *) or
+    probabilities (N, K, *).
+
+    Equals ``F.cross_entropy`` (same arguments) for ``smoothing='standard'``. With
+    ``check_targets`` (default) class indices out of range and soft targets that are
+    negative or do not sum to 1 raise ValueError (this reads values, so it synchronizes
+    with an accelerator; pass False in hot loops once the data is known good).
+    """
+    check_reduction(reduction)
+    if input.dim() == 1:  # unbatched (K,) logits
+        return cross_entropy(
+            input.unsqueeze(0),
+            target.unsqueeze(0),
+            weight=weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            smoothing=smoothing,
+            reduction=reduction,
+            check_targets=check_targets,
+        ).squeeze(0)
+    if input.dim() < 2 or not input.is_floating_point():
+        raise ValueError(
+            f"input must be floating logits of shape (N, K, *); got {tuple(input.shape)} "
+            f"{input.dtype}"
+        )
+    num_classes = input.shape[1]
+    a, b = smoothing_coefficients(label_smoothing, num_classes, smoothing)
+    logp = F.log_softmax(upcast(input), dim=1)  # (N, K, *)
+    w: Tensor | None = None  # class weights as (1, K, 1, ..., 1)
+    if weight is not None:
+        if weight.shape != (num_classes,):
+            raise ValueError(
+                f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
+            )
+        w = _class_view(weight.to(logp), logp.dim())
+    if target.is_floating_point():
+        return _soft_cross_entropy(logp, target, w, a, b, reduction, check_targets)
+
+    expected = (input.shape[0], *input.shape[2:])
+    if target.shape != expected:
+        raise ValueError(
+            f"class-index target must have shape {expected} for input {tuple(input.shape)}; "
+            f"got {tuple(target.shape)}"
+        )
+    if check_targets:
+        _check_class_range(target, num_classes, ignore_index)
+    valid = target != ignore_index  # (N, *)
+    t = target.long().where(valid, 0)
+    nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (N, *)
+    w_y = valid.to(logp.dtype)
+    if weight is not None:
+        w_y = w_y * weight.to(logp)[t]
+    loss = b * w_y * nll
+    if a:
+        summed = -(logp * w).sum(1) if w is not None else -logp.sum(1)  # (N, *)
+        loss = loss + a * summed * valid
+    if reduction == "mean":
+        # torch's normalizer: the summed weights of the counted targets
+        return loss.sum() / w_y.sum().clamp_min(torch.finfo(loss.dtype).tiny)
+    return reduce(loss, reduction)
+
+
+def _soft_cross_entropy(
+    logp: Tensor,
+    target: Tensor,
+    w: Tensor | None,
+    a: float,
+    b: float,
+    reduction: str,
+    check: bool,
+) -> Tensor:
+    check_same_shape("input", logp, "soft target", target)
+    q = as_float(upcast(target), logp)
+    if check:
+        qd = q.detach()
+        sums = qd.sum(1)
+        if bool((qd < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+            raise ValueError(
+                "soft targets must be probabilities over dim 1 (>= 0, summing to 1); got "
+                f"sums in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
+                f"{float(qd.min()):.4g}"
+            )
+    if a or b != 1.0:
+        q = a + b * q
+    terms = q * logp if w is None else q * w * logp
+    return reduce(-terms.sum(1), reduction)  # mean over N and the extra dims, as torch
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None = None,
+    reduction: Reduction = "mean",
+    check_targets: bool = True,
+    fused: bool = True,
+) -> Tensor:
+    """BCE of probabilities: ``-w [y log p + (1 - y) log(1 - p)]``, logs clamped at -100.
+
+    Equals ``F.binary_cross_entropy``. Prefer the logits form for training: it is stable.
+    ``fused=True`` runs torch's kernel after validation; ``fused=False`` the formula.
+    """
+    check_reduction(reduction)
+    check_same_shape("input", input, "target", target)
+    p = upcast(input)
+    y = as_float(upcast(target), p)
+    pd = p.detach()
+    if check_targets and pd.numel() and (float(pd.min()) < 0 or float(pd.max()) > 1):
+        raise ValueError(
+            f"input must be probabilities in [0, 1]; got values in [{float(pd.min()):.4g}, "
+            f"{float(pd.max()):.4g}] (use binary_cross_entropy_with_logits for logits)"
+        )
+    if weight is not None:
+        check_broadcastable("weight", weight, p.shape, "the loss of shape")
+        weight = weight.to(p)
+    if fused:
+        return F.binary_cross_entropy(p, y, weight=weight, reduction=reduction)
+    loss = -(y * p.log().clamp_min(-100) + (1 - y) * torch.log1p(-p).clamp_min(-100))
+    if weight is not None:
+        loss = loss * weight
+    return reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None = None,
+    pos_weight: Tensor | None = None,
+    reduction: Reduction = "mean",
+    fused: bool = True,
+) -> Tensor:
+    """BCE of logits x: ``w [(1 - y) x + (1 + (p_w - 1) y) softplus(-x)]`` (F4:1451).
+
+    That equals ``-w [p_w y log s(x) + (1 - y) log(1 - s(x))]`` without ever forming
+    s(x); ``pos_weight`` (C,) broadcasts over the last (class) dimension. Equals
+    ``F.binary_cross_entropy_with_logits``; ``fused=True`` runs torch's kernel after
+    validation, ``fused=False`` the formula above term by term.
+    """
+    check_reduction(reduction)
+    check_same_shape("input", input, "target", target)
+    x = upcast(input)
+    y = as_float(upcast(target), x)
+    if pos_weight is not None:
+        check_broadcastable("pos_weight", pos_weight, x.shape, "input")
+        pos_weight = pos_weight.to(x)
+    if weight is not None:
+        check_broadcastable("weight", weight, x.shape, "input")
+        weight = weight.to(x)
+    if fused:
+        return F.binary_cross_entropy_with_logits(
+            x, y, weight=weight, pos_weight=pos_weight, reduction=reduction
+        )
+    if pos_weight is None:
+        loss = (1 - y) * x + F.softplus(-x)
+    else:
+        lw = 1 + (pos_weight - 1) * y
+        loss = (1 - y) * x + lw * F.softplus(-x)
+    if weight is not None:
+        loss = loss * weight
+    return reduce(loss, reduction)
+
+
+class CrossEntropyLoss(LossModule):
+    """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with .to())."""
+
+    weight: Tensor | None
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        smoothing: Smoothing = "standard",
+        reduction: Reduction = "mean",
+        check_targets: bool = True,
+    ) -> None:
+        super().__init__(reduction)
+        smoothing_coefficients(label_smoothing, 2, smoothing)  # validate early
+        self.register_buffer("weight", weight)
+        self.ignore_index = int(ignore_index)
+        self.label_smoothing = float(label_smoothing)
+        self.smoothing: Smoothing = smoothing
+        self.check_targets = check_targets
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            smoothing=self.smoothing,
+            reduction=self.reduction,
+            check_targets=self.check_targets,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"label_smoothing={self.label_smoothing}, smoothing={self.smoothing!r}, "
+            f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
+        )
+
+
+class BCELoss(LossModule):
+    """Module form of :func:`binary_cross_entropy`."""
+
+    weight: Tensor | None
+
+    def __init__(self, weight: Tensor | None = None, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(LossModule):
+    """Module form of :func:`binary_cross_entropy_with_logits` (single- or multi-label)."""
+
+    weight: Tensor | None
+    pos_weight: Tensor | None
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        pos_weight: Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return binary_cross_entropy_with_logits(
+            input, target, weight=self.weight, pos_weight=self.pos_weight, reduction=self.reduction
+        )

@@ -1,0 +1,194 @@
+"""Information measures of discrete distributions: entropy, cross-entropy, KL (F4:1214-1320).
+
+For distributions p and q over the classes along ``dim``:
+
+    H(p)      = -sum_i p_i log p_i                          (F4:1220)
+    H(p, q)   = -sum_i p_i log q_i                          (F4:1285)
+    KL(p||q)  =  sum_i p_i log(p_i / q_i) = H(p, q) - H(p)  (F4:1305)
+
+with 0 log 0 = 0 (``torch.xlogy``). ``base`` picks the unit: e (nats, default) or 2 (bits;
+the notes' weather example gives H(p) = 1.5 bits and H(p, q) = 1.75 bits, F4:1244-1290).
+``log_q=True`` takes log q (e.g. ``log_softmax`` output) instead of q, which is exact and
+finite where q underflows.
+
+The terms are summed over ``dim``; ``reduction`` then acts over the remaining
+(distribution) axes: 'none' gives one value per distribution, 'mean' their mean, 'sum'
+their sum. So ``kl_divergence(p, q, reduction='mean')`` equals
+``F.kl_div(q.log(), p, reduction='batchmean')`` for (N, K) inputs (torch's own 'mean'
+divides by N*K, which is not a KL divergence). Where p_i > 0 but q_i = 0 the cross-entropy
+and KL are +inf, as in the mathematics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from trainlab.losses._common import (
+    LossModule,
+    Reduction,
+    check_reduction,
+    check_same_shape,
+    reduce,
+    upcast,
+)
+
+__all__ = [
+    "DistributionCrossEntropy",
+    "Entropy",
+    "KLDivergence",
+    "cross_entropy_of",
+    "entropy",
+    "kl_divergence",
+]
+
+
+def _check_distribution(name: str, p: Tensor, dim: int) -> None:
+    p = p.detach()
+    sums = p.sum(dim)
+    if p.numel() and (
+        bool((p < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3)
+    ):
+        raise ValueError(
+            f"{name} must hold probabilities along dim={dim} (>= 0, summing to 1); got sums "
+            f"in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
+            f"{float(p.min()):.4g}"
+        )
+
+
+def _scale(base: float | None) -> float:
+    if base is None:
+        return 1.0
+    if not isinstance(base, (int, float)) or base <= 0 or base == 1:
+        raise ValueError(f"base={base!r}; expected a positive number other than 1 (or None: e)")
+    return 1.0 / math.log(base)
+
+
+def _neg_p_log_q(p: Tensor, q: Tensor, log_q: bool) -> Tensor:
+    if log_q:
+        # p_i = 0 contributes 0 even where log q_i = -inf
+        return -torch.where(p == 0, torch.zeros_like(p), p * q)
+    return -torch.xlogy(p, q)
+
+
+def entropy(
+    p: Tensor,
+    *,
+    dim: int = -1,
+    base: float | None = None,
+    reduction: Reduction = "mean",
+    check: bool = True,
+) -> Tensor:
+    """Shannon entropy ``-sum p log p`` along ``dim`` (0 log 0 = 0)."""
+    check_reduction(reduction)
+    p = upcast(p)
+    if check:
+        _check_distribution("p", p, dim)
+    return reduce(-torch.xlogy(p, p).sum(dim) * _scale(base), reduction)
+
+
+def cross_entropy_of(
+    p: Tensor,
+    q: Tensor,
+    *,
+    log_q: bool = False,
+    dim: int = -1,
+    base: float | None = None,
+    reduction: Reduction = "mean",
+    check: bool = True,
+) -> Tensor:
+    """Cross-entropy ``H(p, q) = -sum p log q`` of two distributions along ``dim``.
+
+    (For logits and class labels use :func:`trainlab.losses.cross_entropy`.)
+    """
+    check_reduction(reduction)
+    check_same_shape("p", p, "q", q)
+    p, q = upcast(p), upcast(q)
+    if check:
+        _check_distribution("p", p, dim)
+        if not log_q:
+            _check_distribution("q", q, dim)
+    return reduce(_neg_p_log_q(p, q, log_q).sum(dim) * _scale(base), reduction)
+
+
+def kl_divergence(
+    p: Tensor,
+    q: Tensor,
+    *,
+    log_q: bool = False,
+    dim: int = -1,
+    base: float | None = None,
+    reduction: Reduction = "mean",
+    check: bool = True,
+) -> Tensor:
+    """``KL(p || q) = sum p log(p / q) = H(p, q) - H(p)`` along ``dim``.
+
+    'mean' averages over distributions (torch's 'batchmean' for (N, K) inputs).
+    """
+    check_reduction(reduction)
+    check_same_shape("p", p, "q", q)
+    p, q = upcast(p), upcast(q)
+    if check:
+        _check_distribution("p", p, dim)
+        if not log_q:
+            _check_distribution("q", q, dim)
+    terms = torch.xlogy(p, p) + _neg_p_log_q(p, q, log_q)
+    return reduce(terms.sum(dim) * _scale(base), reduction)
+
+
+class KLDivergence(LossModule):
+    """Module form of :func:`kl_divergence`; forward(p, q) (note: target first, like the maths)."""
+
+    def __init__(
+        self,
+        *,
+        log_q: bool = False,
+        dim: int = -1,
+        base: float | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        _scale(base)
+        self.log_q, self.dim, self.base = log_q, dim, base
+
+    def forward(self, p: Tensor, q: Tensor) -> Tensor:
+        return kl_divergence(
+            p, q, log_q=self.log_q, dim=self.dim, base=self.base, reduction=self.reduction
+        )
+
+
+class Entropy(LossModule):
+    """Module form of :func:`entropy` (e.g. an entropy bonus or regularizer)."""
+
+    def __init__(
+        self, *, dim: int = -1, base: float | None = None, reduction: Reduction = "mean"
+    ) -> None:
+        super().__init__(reduction)
+        _scale(base)
+        self.dim, self.base = dim, base
+
+    def forward(self, p: Tensor) -> Tensor:
+        return entropy(p, dim=self.dim, base=self.base, reduction=self.reduction)
+
+
+class DistributionCrossEntropy(LossModule):
+    """Module form of :func:`cross_entropy_of`; forward(p, q)."""
+
+    def __init__(
+        self,
+        *,
+        log_q: bool = False,
+        dim: int = -1,
+        base: float | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        _scale(base)
+        self.log_q, self.dim, self.base = log_q, dim, base
+
+    def forward(self, p: Tensor, q: Tensor) -> Tensor:
+        return cross_entropy_of(
+            p, q, log_q=self.log_q, dim=self.dim, base=self.base, reduction=self.reduction
+        )

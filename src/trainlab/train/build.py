@@ -1,0 +1,101 @@
+"""Build the run's components from the config: model, optimizer, schedule, loss.
+
+The only place where config sections meet component constructors; components themselves
+know nothing of the config.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from trainlab.data import DataBundle, load_dataset
+from trainlab.errors import ConfigError
+from trainlab.models import create_model
+from trainlab.optim import build_optimizer
+from trainlab.recipes.schema import Config
+from trainlab.schedules import Schedule
+from trainlab.schedules import build_schedule as build_schedule_from_kwargs
+
+
+def build_data(config: Config) -> DataBundle:
+    """The config's dataset, split with the run's seed and normalized."""
+    d = config.data
+    return load_dataset(
+        d.source,
+        target=d.target,
+        task=d.task,
+        split=d.split,
+        seed=config.seed,
+        image_size=d.image_size,
+        normalize=d.normalize,
+        layout=d.layout,
+    )
+
+
+def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
+    """The config's model for `num_outputs` outputs and samples of `in_shape`."""
+    try:
+        return create_model(
+            config.model.name, num_classes=num_outputs, in_shape=in_shape, **config.model.args
+        )
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"model = {config.model.name!r} with args {config.model.args}: {e}"
+        ) from None
+
+
+def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim.Optimizer:
+    o = config.optim
+    return build_optimizer(
+        model,
+        o.name,
+        lr=o.lr,
+        weight_decay=o.weight_decay,
+        momentum=o.momentum,
+        nesterov=o.nesterov,
+        betas=o.betas,
+        eps=o.eps,
+    )
+
+
+def build_schedule(config: Config, steps_per_epoch: int) -> Schedule:
+    """The lr factor as a function of the optimizer step, over the whole run.
+
+    A `ReduceOnPlateau` (sched.name = plateau) is also a Schedule; the Scheduler built on
+    it exposes `.plateau`, which the Trainer feeds with the validation metric.
+    """
+    s = config.sched
+    total = config.train.epochs * steps_per_epoch
+    warm_epochs, warm_steps = s.warmup_epochs, s.warmup_steps
+    if warm_epochs is None and warm_steps is None:  # the default warmup
+        own = s.name in ("one_cycle", "resnet")  # their warmup is part of their shape
+        warm_steps = 0 if own else min(steps_per_epoch, total - 1)
+    params = dict(s.params)
+    if s.min_factor != 0:
+        params["min_factor"] = s.min_factor
+    try:
+        return build_schedule_from_kwargs(
+            s.name,
+            epochs=config.train.epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup_epochs=warm_epochs or 0.0,
+            warmup_steps=warm_steps,
+            warmup_kind=s.warmup_kind,
+            warmup_start_factor=s.warmup_start_factor,
+            unit=s.unit,
+            **params,
+        )
+    except ValueError as e:
+        raise ConfigError(f"sched ({s.name}): {e}") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {name!r}: CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"train.device = {name!r}: MPS is not available on this machine")
+    return device

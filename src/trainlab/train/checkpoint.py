@@ -1,0 +1,111 @@
+"""Checkpoints that survive crashes and never execute code when loaded.
+
+Saving writes to a temporary file in the same folder, flushes and fsyncs it, then renames
+it over the target (`os.replace` is atomic on POSIX and Windows) and fsyncs the folder: a
+crash, a kill or a full disk leaves either the old file or the new one, never a torn one.
+Loading uses `torch.load(weights_only=True)`: only tensors and plain containers, so a
+checkpoint cannot run code. Everything stored is plain types for that reason.
+
+Each checkpoint carries a SHA-256 checksum of its content (every key, value and tensor
+byte), checked on load: a flipped bit in a weight is reported, not trained on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.errors import CheckpointError
+
+FORMAT = "trainlab.checkpoint"
+VERSION = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file, fsync, rename, fsync folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # not every platform can fsync a folder
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _update_digest(h: Any, obj: Any) -> None:
+    """Feed a canonical serialization of `obj` (containers, primitives, tensors) into `h`."""
+    if isinstance(obj, dict):
+        h.update(b"{")
+        for k in sorted(obj, key=str):
+            h.update(repr(k).encode())
+            _update_digest(h, obj[k])
+        h.update(b"}")
+    elif isinstance(obj, list | tuple):
+        h.update(b"[")
+        for v in obj:
+            _update_digest(h, v)
+        h.update(b"]")
+    elif isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    else:
+        h.update(repr(obj).encode())
+
+
+def checksum(payload: dict[str, Any]) -> str:
+    """SHA-256 of a payload's content (its `checksum` key excluded)."""
+    h = hashlib.sha256()
+    _update_digest(h, {k: v for k, v in payload.items() if k != "checksum"})
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Serialize `payload` (plain types and tensors) with its checksum to `path` atomically."""
+    full = {"format": FORMAT, "version": VERSION, **payload}
+    full["checksum"] = checksum(full)
+    buf = io.BytesIO()
+    torch.save(full, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a trainlab checkpoint safely; any problem is a `CheckpointError` naming the file."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt/unsafe files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a trainlab checkpoint")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {ckpt.get('version')}, this trainlab reads {VERSION}"
+        )
+    if ckpt.get("checksum") != checksum(ckpt):
+        raise CheckpointError(f"{path}: checksum mismatch, the file is corrupt")
+    return ckpt
