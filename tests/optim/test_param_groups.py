@@ -46,11 +46,21 @@ def test_layer_wise_lr_decay() -> None:
     groups = tl.param_groups(m, lr=1.0, layer_decay=0.5, num_layers=3)
     scale = {n: g["lr_scale"] for g in groups for n in g["param_names"]}
     lr = {n: g["lr"] for g in groups for n in g["param_names"]}
+    assert set(lr.values()) == {1.0}  # the base lr; trainlab's Scheduler applies lr_scale
     assert scale["head.weight"] == 1.0  # layer L+1
     assert scale["blocks.2.0.weight"] == 0.5  # layer 3 of 3
     assert scale["blocks.0.0.weight"] == 0.5**3
     assert scale["embed.weight"] == 0.5**4  # layer 0
-    assert lr["embed.weight"] == pytest.approx(0.5**4)
+    folded = tl.param_groups(m, lr=1.0, layer_decay=0.5, num_layers=3, fold_lr_scale=True)
+    lr = {n: g["lr"] for g in folded for n in g["param_names"]}
+    assert lr["embed.weight"] == pytest.approx(0.5**4) and lr["head.weight"] == 1.0
+    assert all("lr_scale" not in g for g in folded)
+    from trainlab.schedules import Scheduler, constant
+
+    opt = tl.AdamW(groups)
+    Scheduler(opt, constant())
+    eff = {n: g["lr"] for g in opt.param_groups for n in g["param_names"]}
+    assert eff["embed.weight"] == pytest.approx(0.5**4) and eff["head.weight"] == 1.0
     with pytest.raises(ValueError, match="num_layers"):
         tl.param_groups(m, lr=1.0, layer_decay=0.5)
 

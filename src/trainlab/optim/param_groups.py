@@ -5,7 +5,10 @@
   (``fnmatch``) override either way.
 - Layer-wise learning-rate decay (BEiT, ConvNeXt fine-tuning): layer ``i`` of ``L`` gets
   ``lr_scale = layer_decay ** (L + 1 - i)``; the stem/embeddings are layer 0, the head
-  ``L + 1`` (scale 1). Each group carries ``lr_scale`` and ``lr = base_lr * lr_scale``.
+  ``L + 1`` (scale 1). As in timm, each group carries its base ``lr`` and ``lr_scale``, which
+  :class:`trainlab.schedules.Scheduler` multiplies in at every step. Without that scheduler
+  (torch's schedulers ignore ``lr_scale``) pass ``fold_lr_scale=True``: then
+  ``lr = base_lr * lr_scale`` and the key is left out, so nothing applies it twice.
 - Per-module learning rates (notes F4:652): ``module_lrs={"head": 1e-3, "body": 1e-4}`` by
   name prefix.
 - Freezing (notes F2:38-93) done right: :func:`freeze` sets ``requires_grad=False`` *and*
@@ -68,10 +71,12 @@ def param_groups(
     num_layers: int | None = None,
     layer_id_fn: Callable[[str, int], int] = layer_id,
     module_lrs: dict[str, float] | None = None,
+    fold_lr_scale: bool = False,
 ) -> list[dict[str, Any]]:
     """Groups for a torch optimizer over ``model``'s trainable parameters.
 
-    Each group has ``params``, ``param_names``, ``weight_decay``, ``lr`` and ``lr_scale``;
+    Each group has ``params``, ``param_names``, ``weight_decay``, ``lr`` and ``lr_scale``
+    (``lr * lr_scale`` is the group's effective lr; see the module docstring);
     parameters sharing (decay, lr) share a group. ``decay``/``no_decay`` are fnmatch
     patterns on parameter names (``decay`` wins). ``layer_decay`` needs ``num_layers`` (the
     number of blocks). ``module_lrs`` maps a name prefix to an absolute lr (longest prefix
@@ -105,16 +110,9 @@ def param_groups(
         if layer_decay is not None:
             assert num_layers is not None
             scale = layer_decay ** (num_layers + 1 - layer_id_fn(name, num_layers))
-        g = groups.setdefault(
-            (wd, base, scale),
-            {
-                "params": [],
-                "param_names": [],
-                "weight_decay": wd,
-                "lr": base * scale,
-                "lr_scale": scale,
-            },
-        )
+        new: dict[str, Any] = {"params": [], "param_names": [], "weight_decay": wd}
+        new.update({"lr": base * scale} if fold_lr_scale else {"lr": base, "lr_scale": scale})
+        g = groups.setdefault((wd, base, scale), new)
         g["params"].append(p)
         g["param_names"].append(name)
     return list(groups.values())
