@@ -7,7 +7,7 @@ freezing); ``variants`` holds the notes' own formulas by name.
 """
 
 from trainlab.optim.base import ChainOptimizer
-from trainlab.optim.factory import OPTIMIZERS, build_optimizer
+from trainlab.optim.factory import CONFIG_OPTIMIZERS, OPTIMIZERS, build_optimizer
 from trainlab.optim.lbfgs import LBFGS
 from trainlab.optim.optimizers import (
     ASGD,
@@ -27,6 +27,7 @@ from trainlab.optim.variants import NesterovLookaheadSGD, VelocitySGD
 
 __all__ = [
     "ASGD",
+    "CONFIG_OPTIMIZERS",
     "LBFGS",
     "OPTIMIZERS",
     "SGD",

@@ -34,9 +34,11 @@ _CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "lbfgs": LBFGS,
 }  # fmt: skip
 OPTIMIZERS = tuple(_CLASSES)
+#: the names a training config may use (LBFGS needs a closure the trainer does not pass)
+CONFIG_OPTIMIZERS = tuple(n for n in OPTIMIZERS if n != "lbfgs")
 
 _USES = {  # which of the common arguments each optimizer takes
-    "momentum": ("sgd", "rmsprop"),
+    "momentum": ("sgd",),  # RMSprop's momentum (default 0) goes through `options`
     "nesterov": ("sgd",),
     "betas": ("adam", "adamw", "adamax", "nadam"),
     "eps": ("adam", "adamw", "adamax", "nadam", "adagrad", "rmsprop", "adadelta"),
