@@ -35,6 +35,15 @@ def value(x: Any) -> Any:
     return x
 
 
+def per_tensor(fn: Callable[[Any], Any], steps: list[Tensor]) -> list[Any]:
+    """``[fn(t) for t in steps]`` for an elementwise ``fn`` of the step count: Python numbers
+    in eager mode; while compiling, one vector op over the stacked counters (instead of a
+    chain of 0-d ops per parameter), split back into 0-d tensors."""
+    if torch.compiler.is_compiling():
+        return list(fn(torch.stack(steps)).unbind(0))
+    return [fn(value(t)) for t in steps]
+
+
 @dataclass
 class Context:
     """What a transform sees besides the updates: one entry per parameter in each list.
@@ -305,7 +314,7 @@ def scale_by_adagrad(
             torch._foreach_add_(std, eps)
         factors = None
         if lr_decay != 0:
-            factors = [1 / (1 + (value(t) - 1) * lr_decay) for t in ctx.steps]
+            factors = per_tensor(lambda t: 1 / (1 + (t - 1) * lr_decay), ctx.steps)
         return _quotient(update, u, std, factors, ctx)
 
     hp = {"lr_decay": lr_decay, "eps": eps, "eps_in_sqrt": eps_in_sqrt}
@@ -356,11 +365,10 @@ def scale_by_adam(
             vmax = [s["max_exp_avg_sq"] for s in ctx.states]
             torch._foreach_maximum_(vmax, v)
             v = vmax
-        ts = [value(t) for t in ctx.steps]
         denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, [(1 - b2**t) ** 0.5 for t in ts])
+        torch._foreach_div_(denom, per_tensor(lambda t: (1 - b2**t) ** 0.5, ctx.steps))
         torch._foreach_add_(denom, eps)
-        return _quotient(update, m, denom, [1 / (1 - b1**t) for t in ts], ctx)
+        return _quotient(update, m, denom, per_tensor(lambda t: 1 / (1 - b1**t), ctx.steps), ctx)
 
     hp = {"b1": b1, "b2": b2, "eps": eps, "amsgrad": amsgrad}
     return Transform("scale_by_adam", update, _zeros(*names), hparams=hp)
@@ -378,7 +386,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
         a = torch._foreach_abs(u)
         torch._foreach_add_(a, eps)
         torch._foreach_maximum_(n, a)
-        return _quotient(update, m, n, [1 / (1 - b1 ** value(t)) for t in ctx.steps], ctx)
+        return _quotient(update, m, n, per_tensor(lambda t: 1 / (1 - b1**t), ctx.steps), ctx)
 
     hp = {"b1": b1, "b2": b2, "eps": eps}
     return Transform("scale_by_adamax", update, _zeros("exp_avg", "exp_inf"), hparams=hp)
@@ -399,19 +407,23 @@ def scale_by_nadam(
     def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
         m = [s["exp_avg"] for s in ctx.states]
         v = [s["exp_avg_sq"] for s in ctx.states]
-        c_g, c_m = [], []
-        for s, t in zip(ctx.states, ctx.steps, strict=True):
-            t = value(t)
-            mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
-            mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
-            s["mu_product"].mul_(mu)
-            prod = value(s["mu_product"])
-            c_g.append((1.0 - mu) / (1.0 - prod))
-            c_m.append(mu_next / (1.0 - prod * mu_next))
+        mus = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay)), ctx.steps)
+        nxt = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay)), ctx.steps)
+        prods = [s["mu_product"] for s in ctx.states]
+        if torch.compiler.is_compiling():
+            new = torch.stack(prods) * torch.stack(mus)  # (n,) one op for all parameters
+            for p, x in zip(prods, new.unbind(0), strict=True):
+                p.copy_(x)
+            prods = list(new.unbind(0))
+        else:
+            torch._foreach_mul_(prods, mus)
+            prods = [value(p) for p in prods]
+        c_g = [(1.0 - mu) / (1.0 - p) for mu, p in zip(mus, prods, strict=True)]
+        c_m = [mn / (1.0 - p * mn) for mn, p in zip(nxt, prods, strict=True)]
         torch._foreach_lerp_(m, u, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, u, u, value=1 - b2)
-        denom = torch._foreach_div(v, [1 - b2 ** value(t) for t in ctx.steps])
+        denom = torch._foreach_div(v, per_tensor(lambda t: 1 - b2**t, ctx.steps))
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, eps)
         out = torch._foreach_mul(u, c_g)
