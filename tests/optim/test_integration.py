@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import run_cli
 
 import trainlab.optim as tl
-from tests.conftest import run_cli
 from trainlab.errors import ConfigError
 from trainlab.recipes import load_config
 from trainlab.train.build import build_optimizer_from_config

@@ -83,8 +83,8 @@ def test_adam_l2_shrinks_large_gradient_weights_less_than_adamw() -> None:
     gen = torch.Generator().manual_seed(0)
     w_l2 = torch.ones(2 * n, dtype=torch.float64, requires_grad=True)
     w_dec = torch.ones(2 * n, dtype=torch.float64, requires_grad=True)
-    o_l2 = tl.Adam([w_l2], lr=lr, weight_decay=wd)
-    o_dec = tl.AdamW([w_dec], lr=lr, weight_decay=wd)
+    o_l2 = tl.Adam([w_l2], lr=lr, weight_decay=wd, foreach=True)
+    o_dec = tl.AdamW([w_dec], lr=lr, weight_decay=wd, foreach=True)
     for _ in range(steps):
         g = scale * torch.randn(2 * n, generator=gen, dtype=torch.float64)
         w_l2.grad, w_dec.grad = g.clone(), g.clone()
