@@ -32,7 +32,8 @@ from torch import Tensor
 from trainlab.optim import fused as _fused
 from trainlab.optim.transforms import Context, Transform
 
-PATHS = ("single", "foreach", "fused")
+#: the execution paths `ChainOptimizer.path` may return
+PATHS = ("torch_fused", "compiled", "chunked", "foreach", "single")
 
 
 def check_lr(lr: Any) -> None:

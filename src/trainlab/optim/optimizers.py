@@ -22,6 +22,7 @@ from trainlab.optim.base import (
     check_nonneg,
     check_positive,
 )
+from trainlab.optim.core import _own
 from trainlab.optim.transforms import Transform
 
 Params = Iterable[Any]
@@ -250,7 +251,7 @@ def _lr_weight_decay(weight_decay: float) -> Transform:
     def update(u: list[Tensor], ctx: T.Context) -> list[Tensor]:
         if weight_decay == 0:
             return u
-        u = T._own(u, ctx)
+        u = _own(u, ctx)
         torch._foreach_add_(u, ctx.params, alpha=-T.value(ctx.lr) * weight_decay)
         return u
 
