@@ -49,7 +49,7 @@ def test_decoupled_decay_is_shrink_before_the_step(name: str, kw: dict) -> None:
     b = a.detach().clone().requires_grad_()
     oa = getattr(tl, name)([a], weight_decay=wd, decoupled_weight_decay=True, **kw)
     ob = getattr(torch.optim, name)([b], weight_decay=0.0, foreach=False, **kw)
-    for g in _grads(7, 100):
+    for g in _grads(7, 200):
         a.grad, b.grad = g.clone(), g.clone()
         oa.step()
         with torch.no_grad():

@@ -17,6 +17,7 @@ from trainlab.optim.core import (
     _scalar,
     _zeros,
     per_tensor,
+    realized,
     value,
 )
 
@@ -177,16 +178,18 @@ def scale_by_nadam(
         mus = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay)), ctx.steps)
         nxt = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay)), ctx.steps)
         prods = [s["mu_product"] for s in ctx.states]
-        if torch.compiler.is_compiling():
-            new = torch.stack(prods) * torch.stack(mus)  # (n,) one op for all parameters
+        if torch.compiler.is_compiling():  # (n,) vectors: one op for all parameters
+            new = torch.stack(prods) * torch.stack(mus)
             for p, x in zip(prods, new.unbind(0), strict=True):
                 p.copy_(x)
-            prods = list(new.unbind(0))
+            mu_v, nxt_v = torch.stack(mus), torch.stack(nxt)
+            c_g = list(realized((1.0 - mu_v) / (1.0 - new)).unbind(0))
+            c_m = list(realized(nxt_v / (1.0 - new * nxt_v)).unbind(0))
         else:
             torch._foreach_mul_(prods, mus)
             prods = [value(p) for p in prods]
-        c_g = [(1.0 - mu) / (1.0 - p) for mu, p in zip(mus, prods, strict=True)]
-        c_m = [mn / (1.0 - p * mn) for mn, p in zip(nxt, prods, strict=True)]
+            c_g = [(1.0 - mu) / (1.0 - p) for mu, p in zip(mus, prods, strict=True)]
+            c_m = [mn / (1.0 - p * mn) for mn, p in zip(nxt, prods, strict=True)]
         torch._foreach_lerp_(m, u, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, u, u, value=1 - b2)

@@ -30,8 +30,21 @@ def per_tensor(fn: Callable[[Any], Any], steps: list[Tensor]) -> list[Any]:
     in eager mode; while compiling, one vector op over the stacked counters (instead of a
     chain of 0-d ops per parameter), split back into 0-d tensors."""
     if torch.compiler.is_compiling():
-        return list(fn(torch.stack(steps)).unbind(0))
+        return list(realized(fn(torch.stack(steps))).unbind(0))
     return [fn(value(t)) for t in steps]
+
+
+def realized(x: Tensor) -> Tensor:
+    """``x`` itself; while compiling, computed once into a buffer of its own.
+
+    Inductor inlines cheap pointwise producers into their consumers, so per-parameter
+    scalars such as ``1 - b1 ** t`` would be recomputed (a ``pow``) in every vector
+    iteration of every parameter's kernel. A cumulative sum over a size-1 dimension is the
+    identity but is not inlined, so the scalars are computed once per step.
+    """
+    if not torch.compiler.is_compiling():
+        return x
+    return torch.cumsum(x.unsqueeze(0), 0).squeeze(0)
 
 
 @dataclass
