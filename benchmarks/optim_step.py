@@ -112,7 +112,7 @@ def bench(name: str, millions: int, repeats: int, compile_: bool) -> None:
             line += f"   [{opt.path(opt.param_groups[0])}]"  # type: ignore[attr-defined]
         if getattr(opt, "compile_time_s", 0) > 0:
             line += f"   (compile {opt.compile_time_s:.1f} s)"  # type: ignore[attr-defined]
-        print(line)
+        print(line, flush=True)
 
 
 def main() -> None:
