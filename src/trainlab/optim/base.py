@@ -124,7 +124,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         return "foreach" if group["foreach"] else "single"
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient."""
         loss = None
         if closure is not None:

@@ -183,7 +183,7 @@ def _compiled(make_chain: Callable[[dict[str, Any]], Transform], static: tuple) 
 
     group = dict(static)
 
-    def run(params, grads, states, steps, lr):  # type: ignore[no-untyped-def]
+    def run(params, grads, states, steps, lr):
         chain = make_chain({**group, "lr": lr})
         apply_chain(chain, params, grads, states, steps, lr, defer_lr=False)
 

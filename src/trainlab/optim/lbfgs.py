@@ -125,7 +125,7 @@ class LBFGS(torch.optim.Optimizer):
             else:
                 prev_g.copy_(g)
             prev_loss = loss
-            t = min(1.0, 1.0 / g.abs().sum()) * lr if state["n_iter"] == 1 else lr
+            t = min(1.0, 1.0 / g.abs().sum()) * lr if state["n_iter"] == 1 else lr  # type: ignore[operator]
             if g.dot(d) > -tol_change:  # not a descent direction
                 break
             gtd = g.dot(d)
