@@ -104,11 +104,11 @@ class ChainOptimizer(torch.optim.Optimizer):
                 group.setdefault(key, val)
 
     # -- execution ------------------------------------------------------------------------
-    def path(self, group: dict[str, Any]) -> str:
+    def path(self, group: dict[str, Any], chain: Transform | None = None) -> str:
         """The execution path a group resolves to: ``torch_fused``, ``compiled``,
         ``chunked``, ``foreach`` or ``single``."""
         params = [p for p in group["params"]]
-        chain = self.make_chain(group)
+        chain = self.make_chain(group) if chain is None else chain
         torch_kernel = bool(params) and _fused.torch_kernel(chain, params) is not None
         if group["fused"]:
             return "torch_fused" if torch_kernel else "compiled"
@@ -146,7 +146,7 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         chain = self.make_chain(group)
-        path = self.path(group)
+        path = self.path(group, chain)
         on_device = path in ("torch_fused", "compiled")
         states = [self.state[p] for p in params]
         for p, st in zip(params, states, strict=True):
