@@ -63,13 +63,46 @@ class ModelConfig(_Section):
 
 
 class OptimConfig(_Section):
-    name: Literal["sgd", "adamw"] = "adamw"
+    """The optimizer (trainlab.optim) and how parameters are grouped."""
+
+    name: str = Field(
+        "adamw", description="sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, nadam, "
+        "asgd or rprop (trainlab.optim)",
+    )  # fmt: skip
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(0.05, ge=0)
+    decoupled_weight_decay: bool | None = Field(
+        None, description="weight-decay mode: true = decoupled (AdamW-style), false = L2 in the "
+        "gradient; default: the optimizer's own (decoupled for adamw only)",
+    )  # fmt: skip
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd only")
     nesterov: bool = Field(False, description="sgd only")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="adamw only")
-    eps: float = Field(1e-8, gt=0, description="adamw only")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam, adamw, adamax, nadam")
+    eps: float = Field(1e-8, gt=0, description="optimizers with an eps")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="other constructor arguments, e.g. {amsgrad: true}, "
+        "{centered: true, momentum: 0.9} for rmsprop, {fused: false}",
+    )  # fmt: skip
+    no_decay_1d: bool = Field(True, description="no weight decay on biases and norm weights")
+    no_decay_embeddings: bool = Field(True, description="no weight decay on embeddings")
+    no_decay: list[str] = Field(default_factory=list, description="name patterns without decay")
+    decay: list[str] = Field(default_factory=list, description="name patterns always decayed")
+    layer_decay: float | None = Field(
+        None, gt=0, le=1, description="layer-wise lr decay factor (needs num_layers)"
+    )
+    num_layers: int | None = Field(None, ge=1, description="blocks, for layer_decay")
+    module_lrs: dict[str, float] = Field(
+        default_factory=dict, description="lr per parameter-name prefix, e.g. {head: 0.01}"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from trainlab.optim import CONFIG_OPTIMIZERS
+
+        if v not in CONFIG_OPTIMIZERS:
+            raise ValueError("unknown optimizer; expected one of " + ", ".join(CONFIG_OPTIMIZERS))
+        return v
 
     @field_validator("betas")
     @classmethod

@@ -111,16 +111,28 @@ def clip_gradients(config: Config, model: nn.Module) -> None:
 
 def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim.Optimizer:
     o = config.optim
-    return build_optimizer(
-        model,
-        o.name,
-        lr=o.lr,
-        weight_decay=o.weight_decay,
-        momentum=o.momentum,
-        nesterov=o.nesterov,
-        betas=o.betas,
-        eps=o.eps,
-    )
+    try:
+        return build_optimizer(
+            model,
+            o.name,
+            lr=o.lr,
+            weight_decay=o.weight_decay,
+            momentum=o.momentum,
+            nesterov=o.nesterov,
+            betas=o.betas,
+            eps=o.eps,
+            decoupled_weight_decay=o.decoupled_weight_decay,
+            no_decay_1d=o.no_decay_1d,
+            no_decay_embeddings=o.no_decay_embeddings,
+            no_decay=o.no_decay,
+            decay=o.decay,
+            layer_decay=o.layer_decay,
+            num_layers=o.num_layers,
+            module_lrs=o.module_lrs,
+            options=o.options,
+        )
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"optim = {o.name!r} with options {o.options}: {e}") from None
 
 
 def build_schedule(config: Config, steps_per_epoch: int) -> Schedule:

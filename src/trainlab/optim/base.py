@@ -1,0 +1,258 @@
+"""`ChainOptimizer`: a `torch.optim.Optimizer` whose update is a chain of transforms.
+
+Subclasses only say which chain a param group means (:meth:`ChainOptimizer.make_chain`);
+this class owns what torch.optim's optimizers share: param groups, lazy state with
+torch.optim's buffer names (so ``state_dict()`` moves both ways between a trainlab
+optimizer and its torch twin), ``lr`` read from the group at every step, ``closure``, and the
+choice of execution path:
+
+- ``"single"`` (``foreach=False``): the chain runs on one parameter at a time (the reference);
+- ``"chunked"``: the chain runs on runs of parameters of about ``CHUNK_BYTES`` (one large
+  tensor, or several small ones), so data stays in cache between the ops while small
+  tensors share the Python overhead: the fastest eager path on CPU;
+- ``"foreach"`` (``foreach=True``): the chain runs once over all parameters of a group;
+- ``"fused"`` (``fused=True``): torch's fused kernel when the chain is one torch has
+  (Adam, AdamW, SGD, Adagrad), otherwise the chain compiled by ``torch.compile``
+  (see :mod:`trainlab.optim.fused`).
+
+Default (``foreach=None, fused=None``): torch's fused kernel when the chain has one; else, on
+CPU, the compiled chain for groups of at least ``AUTO_COMPILE_NUMEL`` elements (when a
+compiler works) and ``"chunked"`` below that; ``"foreach"`` on other devices.
+``fused=False`` keeps a group eager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from trainlab.optim import fused as _fused
+from trainlab.optim.transforms import Context, Transform
+
+#: the execution paths `ChainOptimizer.path` may return
+PATHS = ("torch_fused", "compiled", "chunked", "foreach", "single")
+
+
+def check_lr(lr: Any) -> None:
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError(f"lr: expected a 1-element tensor, got shape {tuple(lr.shape)}")
+        lr = lr.item()
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        raise TypeError(f"lr: expected a float or a tensor, got {type(lr).__name__}")
+    if not lr >= 0.0:
+        raise ValueError(f"lr: expected >= 0, got {lr}")
+
+
+def check_nonneg(name: str, v: Any) -> None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0.0:
+        raise ValueError(f"{name}: expected a number >= 0, got {v!r}")
+
+
+def check_positive(name: str, v: Any) -> None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0.0:
+        raise ValueError(f"{name}: expected a number > 0, got {v!r}")
+
+
+def check_unit(name: str, v: Any) -> None:
+    """A coefficient in [0, 1)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {v!r}")
+
+
+def check_betas(betas: Any) -> None:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        check_unit(f"betas[{i}]", float(b) if isinstance(b, Tensor) else b)
+
+
+class ChainOptimizer(torch.optim.Optimizer):
+    """Base class; subclasses define ``make_chain(group)`` and pass their defaults."""
+
+    #: whether the state holds torch.optim's per-parameter ``step`` counter
+    has_step: bool = True
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        check_lr(defaults["lr"])
+        if defaults.get("differentiable"):
+            raise ValueError("differentiable: True is not supported by trainlab optimizers")
+        if defaults.get("fused") and defaults.get("foreach"):
+            raise ValueError("fused and foreach: expected at most one of them to be True")
+        defaults.setdefault("foreach", None)
+        defaults.setdefault("fused", None)
+        defaults.setdefault("maximize", False)
+        defaults.setdefault("differentiable", False)
+        defaults.setdefault("capturable", False)
+        super().__init__(params, defaults)
+        #: seconds spent compiling chains (path "fused" without a torch kernel)
+        self.compile_time_s = 0.0
+
+    #: what a subclass provides: the transform chain a param group stands for, with the
+    #: hyperparameters read from the group (called at every step)
+    #: (a staticmethod, so a compiled step can call it without the optimizer object)
+    make_chain: Callable[[dict[str, Any]], Transform]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # groups saved by a torch.optim twin lack trainlab-only keys: fill in the defaults
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, val in self.defaults.items():
+                group.setdefault(key, val)
+
+    # -- execution ------------------------------------------------------------------------
+    def path(self, group: dict[str, Any], chain: Transform | None = None) -> str:
+        """The execution path a group resolves to: ``torch_fused``, ``compiled``,
+        ``chunked``, ``foreach`` or ``single``."""
+        params = [p for p in group["params"]]
+        chain = self.make_chain(group) if chain is None else chain
+        torch_kernel = bool(params) and _fused.torch_kernel(chain, params) is not None
+        if group["fused"]:
+            return "torch_fused" if torch_kernel else "compiled"
+        on_cpu = all(p.device.type == "cpu" for p in params)
+        if group["foreach"] is None and group["fused"] is None:
+            if torch_kernel:
+                return "torch_fused"
+            numel = sum(p.numel() for p in params)
+            if on_cpu and numel >= AUTO_COMPILE_NUMEL and _fused.compile_available():
+                return "compiled"
+        if group["foreach"] is None:
+            return "chunked" if on_cpu else "foreach"
+        return "foreach" if group["foreach"] else "single"
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = []
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                if torch.is_complex(p):
+                    raise TypeError(f"{type(self).__name__}: complex parameters not supported")
+                grads.append(p.grad)
+            self._step_group(group, params, grads)
+        return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        chain = self.make_chain(group)
+        path = self.path(group, chain)
+        on_device = path in ("torch_fused", "compiled")
+        states = [self.state[p] for p in params]
+        for p, st in zip(params, states, strict=True):
+            if not st:
+                if self.has_step:
+                    st["step"] = _step_tensor(p, on_device)
+                chain.init(p, st)
+        if path == "torch_fused":
+            # torch's CPU kernels assume one memory layout for a parameter, its grad and its
+            # state (a transposed parameter with a contiguous grad is updated wrongly by
+            # torch 2.13's fused SGD): such tensors take the single-tensor path instead
+            ok = [
+                _fused.kernel_safe(p, g, s) for p, g, s in zip(params, grads, states, strict=True)
+            ]
+            pick = lambda xs, flag: [x for x, o in zip(xs, ok, strict=True) if o == flag]  # noqa: E731
+            if any(ok):
+                _fused.run_torch_kernel(chain, group, pick(params, True), pick(grads, True),
+                                        pick(states, True))  # fmt: skip
+            if all(ok):
+                return
+            params, grads, states = pick(params, False), pick(grads, False), pick(states, False)
+            path = "single"
+        steps = [st["step"] for st in states] if self.has_step else []
+        if steps:
+            torch._foreach_add_(steps, 1)
+        if path == "compiled":
+            try:
+                self.compile_time_s += _fused.run_compiled(
+                    self.make_chain, group, params, grads, states, steps
+                )
+                return
+            except Exception as err:  # no working compiler here: stay eager from now on
+                if group["fused"]:
+                    raise
+                _fused.compile_failed(err)
+                path = "chunked"
+        if path == "foreach":
+            apply_chain(chain, params, grads, states, steps, group["lr"])
+        else:
+            for i, j in _chunks(params, CHUNK_BYTES if path == "chunked" else 0):
+                apply_chain(chain, params[i:j], grads[i:j], states[i:j], steps[i:j], group["lr"])
+
+
+#: a default (``fused=None``) CPU group without a torch kernel is compiled from this many
+#: elements on: there the compiled step was 1.5-3x faster than torch's for-loop (see
+#: benchmarks/optim_step.py), which repays a cold compile (20-50 s, a few s from the cache)
+#: within a few thousand steps; smaller groups use the eager "chunked" path
+AUTO_COMPILE_NUMEL = 4 * 1024 * 1024
+
+#: the "chunked" path runs the chain over runs of parameters of about this many bytes, so a
+#: chunk's parameter, gradient and state stay in the core's L2 cache between the ops
+CHUNK_BYTES = 256 * 1024
+
+
+def _chunks(params: list[Tensor], max_bytes: int) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` covering ``params``: one tensor each, or runs of up to
+    ``max_bytes`` (a tensor larger than that is a run of its own)."""
+    out, start, size = [], 0, 0
+    for i, p in enumerate(params):
+        nbytes = p.numel() * p.element_size()
+        if i > start and size + nbytes > max_bytes:
+            out.append((start, i))
+            start, size = i, 0
+        size += nbytes
+    out.append((start, len(params)))
+    return out
+
+
+def _step_tensor(p: Tensor, on_device: bool) -> Tensor:
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    if on_device:
+        return torch.zeros((), dtype=torch.float32, device=p.device)
+    return torch.tensor(0.0, dtype=dtype)
+
+
+def apply_chain(
+    chain: Transform,
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+    steps: list[Tensor],
+    lr: float | Tensor,
+    *,
+    defer_lr: bool = True,
+) -> None:
+    """Run ``chain`` on ``grads`` and apply the result: ``param += update``."""
+    leaves = chain.flat()
+    ctx = Context(params, states, steps, lr)
+    ctx.defer_lr = defer_lr and leaves[-1].name == "scale_by_lr"
+    if ctx.defer_lr and len(leaves) > 1:
+        ctx.defer_div = leaves[-2].update
+    if defer_lr:  # eager: the last transform that changes the updates may write the params
+        last = [t for t in leaves if t.name != "average_iterates"]
+        ctx.final = last[-1].update if last and last[-1].name != "scale_by_lr" else None
+    updates = chain.update(list(grads), ctx)
+    if ctx.applied:
+        pass
+    elif ctx.quotient is not None:  # param += alpha * factor * u / den, in one pass
+        den, factors = ctx.quotient
+        if factors is None:
+            torch._foreach_addcdiv_(params, updates, den, value=ctx.alpha)
+        else:
+            torch._foreach_addcdiv_(params, updates, den, [ctx.alpha * f for f in factors])
+    elif ctx.alpha is not None:
+        torch._foreach_add_(params, updates, alpha=ctx.alpha)
+    else:
+        torch._foreach_add_(params, updates)
+    if chain.after is not None:
+        chain.after(ctx)

@@ -1,0 +1,161 @@
+"""The machinery of gradient transformations: `Transform`, `Context`, `chain`.
+
+A transform's ``update(updates, ctx)`` gets the current updates (initially the gradients) and
+a :class:`Context` (parameters, their state dicts, step counters, the group's lr) and
+returns new updates. Helpers here keep one code path valid in eager mode (Python scalars)
+and under ``torch.compile`` (0-d tensors): :func:`value`, :func:`per_tensor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+State = dict[str, Any]
+
+
+def value(x: Any) -> Any:
+    """A 0-d tensor as a Python number in eager mode; unchanged while compiling."""
+    if isinstance(x, Tensor) and not torch.compiler.is_compiling():
+        return x.item()
+    return x
+
+
+def per_tensor(fn: Callable[[Any], Any], steps: list[Tensor]) -> list[Any]:
+    """``[fn(t) for t in steps]`` for an elementwise ``fn`` of the step count: Python numbers
+    in eager mode; while compiling, one vector op over the stacked counters (instead of a
+    chain of 0-d ops per parameter), split back into 0-d tensors."""
+    if torch.compiler.is_compiling():
+        return list(realized(fn(torch.stack(steps))).unbind(0))
+    return [fn(value(t)) for t in steps]
+
+
+def realized(x: Tensor) -> Tensor:
+    """``x`` itself; while compiling, computed once into a buffer of its own.
+
+    Inductor inlines cheap pointwise producers into their consumers, so per-parameter
+    scalars such as ``1 - b1 ** t`` would be recomputed (a ``pow``) in every vector
+    iteration of every parameter's kernel. A cumulative sum over a size-1 dimension is the
+    identity but is not inlined, so the scalars are computed once per step.
+    """
+    if not torch.compiler.is_compiling():
+        return x
+    return torch.cumsum(x.unsqueeze(0), 0).squeeze(0)
+
+
+@dataclass
+class Context:
+    """What a transform sees besides the updates: one entry per parameter in each list.
+
+    ``steps`` are the per-parameter step counters (already incremented for this step),
+    ``lr`` the group's learning rate read at this step. ``owned`` says whether the current
+    updates are temporaries the chain may overwrite (False while they are still the
+    gradients or a state buffer). When ``defer_lr`` is set, a final ``scale_by_lr`` stores
+    ``-lr`` in ``alpha`` instead of multiplying, and the optimizer applies
+    ``param.add_(update, alpha=alpha)`` in the same pass (as torch.optim does).
+    """
+
+    params: list[Tensor]
+    states: list[State]
+    steps: list[Tensor] = field(default_factory=list)
+    lr: float | Tensor = 0.0
+    owned: bool = False
+    defer_lr: bool = False
+    alpha: Any = None
+    #: the ``update`` function allowed to leave its result as a quotient (see ``quotient``)
+    defer_div: Any = None
+    #: ``(denominators, per-tensor factors)``: the updates are ``factor * u / denominator``,
+    #: applied by the optimizer in one ``addcdiv_`` pass (as torch.optim does)
+    quotient: Any = None
+    #: the ``update`` function that may write the parameters itself (the last one of an
+    #: eager chain); it then sets ``applied`` and the optimizer adds nothing
+    final: Any = None
+    applied: bool = False
+
+
+def _quotient(
+    update: Any, num: list[Tensor], den: list[Tensor], factors: list[Any] | None, ctx: Context
+) -> list[Tensor]:
+    """Return ``factors * num / den``: left as a pending quotient when ``update`` is the
+    transform just before a deferred ``scale_by_lr`` (one pass instead of three)."""
+    if ctx.defer_div is update:
+        ctx.quotient = (den, factors)
+        ctx.owned = False
+        return num
+    out = torch._foreach_div(num, den)
+    if factors is not None:
+        torch._foreach_mul_(out, factors)
+    ctx.owned = True
+    return out
+
+
+Update = Callable[[list[Tensor], Context], list[Tensor]]
+
+
+def _no_init(param: Tensor, state: State) -> None:
+    del param, state
+
+
+@dataclass(frozen=True)
+class Transform:
+    """``init(param, state)`` creates buffers; ``update(updates, ctx)`` returns new updates;
+    ``after(ctx)`` (optional) runs once the parameters have been updated."""
+
+    name: str
+    update: Update
+    init: Callable[[Tensor, State], None] = _no_init
+    after: Callable[[Context], None] | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+    def flat(self) -> list[Transform]:
+        """The leaf transforms of a (possibly nested) chain, in order."""
+        if self.name == "chain":
+            return [leaf for t in self.hparams["transforms"] for leaf in t.flat()]
+        return [self]
+
+
+def chain(*transforms: Transform) -> Transform:
+    """Apply ``transforms`` one after the other (optax ``chain``)."""
+    ts = tuple(transforms)
+
+    def init(param: Tensor, state: State) -> None:
+        for t in ts:
+            t.init(param, state)
+
+    def update(updates: list[Tensor], ctx: Context) -> list[Tensor]:
+        for t in ts:
+            updates = t.update(updates, ctx)
+        return updates
+
+    def after(ctx: Context) -> None:
+        for t in ts:
+            if t.after is not None:
+                t.after(ctx)
+
+    return Transform("chain", update, init, after, {"transforms": ts})
+
+
+def _own(updates: list[Tensor], ctx: Context) -> list[Tensor]:
+    """Updates the chain may modify in place (copies them the first time)."""
+    if ctx.owned:
+        return updates
+    ctx.owned = True
+    return [u.clone() for u in updates]
+
+
+def _zeros(*names: str) -> Callable[[Tensor, State], None]:
+    def init(param: Tensor, state: State) -> None:
+        for n in names:
+            state[n] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    return init
+
+
+def _scalar(v: float, device: torch.device | str = "cpu") -> Tensor:
+    """A 0-d state scalar in torch.optim's dtype (float64 only under a float64 default)."""
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    return torch.tensor(v, dtype=dtype, device=device)
