@@ -88,6 +88,8 @@ def main() -> None:
             runners[name](r)
             times[name].append(time.perf_counter() - t0)
 
+    for cb in shown.callbacks:  # close the live progress display
+        cb.on_fit_end(shown, {})
     ref = statistics.median(times["hand-written"])
     print(
         f"one epoch of digits ({len(data.train)} samples, {len(loader)} steps of "

@@ -27,4 +27,5 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None: ...
 
-    def on_interrupt(self, trainer: Trainer) -> None: ...
+    def on_interrupt(self, trainer: Trainer) -> None:
+        """The fit ended early: a stop request, divergence or an error (re-raised after)."""

@@ -52,19 +52,25 @@ class ConsoleReporter(Callback):
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         if not self.show_bar:
             return
-        self._bar = Progress(
-            TextColumn(f"epoch {epoch + 1}/{trainer.config.train.epochs}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-            auto_refresh=False,
-        )
-        self._bar.start()
-        self._task = self._bar.add_task(
-            "", total=len(trainer.train_loader), completed=trainer.batch_in_epoch, info=""
+        if self._bar is None:  # one live bar for the whole fit; rows print above it
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+                auto_refresh=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=len(trainer.train_loader), info="")
+        self._bar.reset(
+            self._task,
+            total=len(trainer.train_loader),
+            completed=trainer.batch_in_epoch,
+            description=f"epoch {epoch + 1}/{trainer.config.train.epochs}",
+            info="",
         )
         self._t0 = self._last = time.perf_counter()
         self._seen = 0
@@ -73,12 +79,12 @@ class ConsoleReporter(Callback):
         if self._bar is None:
             return
         self._seen += batch_size
-        self._bar.advance(self._task)
         now = time.perf_counter()
-        if now - self._last >= _REFRESH_S:
+        if now - self._last >= _REFRESH_S:  # touch rich (and sync on the loss) only here
             self._last = now
             rate = self._seen / max(now - self._t0, 1e-9)
-            self._bar.update(self._task, info=f"loss {loss.item():.4f}  {rate:,.0f} samples/s")
+            info = f"loss {loss.item():.4f}  {rate:,.0f} samples/s"
+            self._bar.update(self._task, completed=trainer.batch_in_epoch, info=info)
             self._bar.refresh()
 
     def _stop_bar(self) -> None:
@@ -87,7 +93,6 @@ class ConsoleReporter(Callback):
             self._bar = None
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        self._stop_bar()
         if not self._columns:
             self._columns = [k for k in row if k != "step"]
             self._widths = [max(len(k), 9) for k in self._columns]
@@ -100,4 +105,7 @@ class ConsoleReporter(Callback):
         self.console.print(" ".join(cells) + best, highlight=False, soft_wrap=True)
 
     def on_interrupt(self, trainer: Trainer) -> None:
+        self._stop_bar()
+
+    def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         self._stop_bar()

@@ -197,8 +197,9 @@ class Trainer:
             try:
                 while self.epoch < self.config.train.epochs:
                     self._run_epoch()
-            except TrainingInterrupted:
-                self.write_plots()
+            except BaseException as e:  # stopped, diverged or crashed: callbacks clean up
+                if isinstance(e, TrainingInterrupted):
+                    self.write_plots()
                 for cb in self.callbacks:
                     cb.on_interrupt(self)
                 raise
