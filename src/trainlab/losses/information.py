@@ -138,8 +138,8 @@ def kl_divergence(
     return reduce(terms.sum(dim) * _scale(base), reduction)
 
 
-class KLDivergence(LossModule):
-    """Module form of :func:`kl_divergence`; forward(p, q) (note: target first, like the maths)."""
+class _TwoDistributionLoss(LossModule):
+    """Module form of a loss of two distributions; forward(p, q) (target first, as the maths)."""
 
     def __init__(
         self,
@@ -154,9 +154,21 @@ class KLDivergence(LossModule):
         self.log_q, self.dim, self.base = log_q, dim, base
 
     def forward(self, p: Tensor, q: Tensor) -> Tensor:
-        return kl_divergence(
+        return type(self).loss(
             p, q, log_q=self.log_q, dim=self.dim, base=self.base, reduction=self.reduction
         )
+
+
+class KLDivergence(_TwoDistributionLoss):
+    """Module form of :func:`kl_divergence`; forward(p, q)."""
+
+    loss = staticmethod(kl_divergence)
+
+
+class DistributionCrossEntropy(_TwoDistributionLoss):
+    """Module form of :func:`cross_entropy_of`; forward(p, q)."""
+
+    loss = staticmethod(cross_entropy_of)
 
 
 class Entropy(LossModule):
@@ -171,24 +183,3 @@ class Entropy(LossModule):
 
     def forward(self, p: Tensor) -> Tensor:
         return entropy(p, dim=self.dim, base=self.base, reduction=self.reduction)
-
-
-class DistributionCrossEntropy(LossModule):
-    """Module form of :func:`cross_entropy_of`; forward(p, q)."""
-
-    def __init__(
-        self,
-        *,
-        log_q: bool = False,
-        dim: int = -1,
-        base: float | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__(reduction)
-        _scale(base)
-        self.log_q, self.dim, self.base = log_q, dim, base
-
-    def forward(self, p: Tensor, q: Tensor) -> Tensor:
-        return cross_entropy_of(
-            p, q, log_q=self.log_q, dim=self.dim, base=self.base, reduction=self.reduction
-        )

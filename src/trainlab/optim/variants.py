@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -76,35 +76,32 @@ def add_l2_penalty(lam: float) -> Transform:
     return Transform("add_l2_penalty", t.update, hparams={"lam": lam, "weight_decay": 2 * lam})
 
 
-class VelocitySGD(ChainOptimizer):
+class _NotesMomentumSGD(ChainOptimizer):
+    """``chain(add_l2_penalty(l2), <the note's momentum form>(momentum))``."""
+
+    has_step = False
+    momentum_form: Callable[[float], Transform]
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, momentum: float = 0.9,
+                 l2: float = 0.0, *, foreach: bool | None = None) -> None:  # fmt: skip
+        check_nonneg("momentum", momentum)
+        check_nonneg("l2", l2)
+        super().__init__(params, {"lr": lr, "momentum": momentum, "l2": l2, "foreach": foreach})
+
+    @classmethod
+    def make_chain(cls, group: dict[str, Any]) -> Transform:
+        return T.chain(add_l2_penalty(group["l2"]), cls.momentum_form(group["momentum"]))
+
+
+class VelocitySGD(_NotesMomentumSGD):
     """``chain(add_l2_penalty(l2), trace_velocity(momentum))`` (notes F3:495, F4:70);
     ``l2`` is the notes' lambda (gradient ``2 lambda w``)."""
 
-    has_step = False
-
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, momentum: float = 0.9,
-                 l2: float = 0.0, *, foreach: bool | None = None) -> None:  # fmt: skip
-        check_nonneg("momentum", momentum)
-        check_nonneg("l2", l2)
-        super().__init__(params, {"lr": lr, "momentum": momentum, "l2": l2, "foreach": foreach})
-
-    @staticmethod
-    def make_chain(group: dict[str, Any]) -> Transform:
-        return T.chain(add_l2_penalty(group["l2"]), trace_velocity(group["momentum"]))
+    momentum_form = staticmethod(trace_velocity)
 
 
-class NesterovLookaheadSGD(ChainOptimizer):
+class NesterovLookaheadSGD(_NotesMomentumSGD):
     """``chain(add_l2_penalty(l2), nesterov_lookahead(momentum))`` (notes F4:101-114).
     Parameters hold the look-ahead point; ``state[p]["theta"]`` is the iterate itself."""
 
-    has_step = False
-
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, momentum: float = 0.9,
-                 l2: float = 0.0, *, foreach: bool | None = None) -> None:  # fmt: skip
-        check_nonneg("momentum", momentum)
-        check_nonneg("l2", l2)
-        super().__init__(params, {"lr": lr, "momentum": momentum, "l2": l2, "foreach": foreach})
-
-    @staticmethod
-    def make_chain(group: dict[str, Any]) -> Transform:
-        return T.chain(add_l2_penalty(group["l2"]), nesterov_lookahead(group["momentum"]))
+    momentum_form = staticmethod(nesterov_lookahead)
