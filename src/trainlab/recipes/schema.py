@@ -8,9 +8,16 @@ a YAML file and `--set key=value` overrides into one validated `Config`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+
+def _one_of(value: str, names: Sequence[str], what: str) -> str:
+    if value not in names:
+        raise ValueError(f"unknown {what}; expected one of " + ", ".join(names))
+    return value
 
 
 class _Section(BaseModel):
@@ -57,9 +64,7 @@ class ModelConfig(_Section):
     def _registered(cls, v: str) -> str:
         from trainlab.models import list_models
 
-        if v not in list_models():
-            raise ValueError("unknown model; expected one of " + ", ".join(list_models()))
-        return v
+        return _one_of(v, list_models(), "model")
 
 
 class OptimConfig(_Section):
@@ -100,9 +105,7 @@ class OptimConfig(_Section):
     def _known(cls, v: str) -> str:
         from trainlab.optim import CONFIG_OPTIMIZERS
 
-        if v not in CONFIG_OPTIMIZERS:
-            raise ValueError("unknown optimizer; expected one of " + ", ".join(CONFIG_OPTIMIZERS))
-        return v
+        return _one_of(v, CONFIG_OPTIMIZERS, "optimizer")
 
     @field_validator("betas")
     @classmethod
@@ -146,9 +149,7 @@ class SchedConfig(_Section):
     def _known_schedule(cls, v: str) -> str:
         from trainlab.schedules import SCHEDULE_NAMES
 
-        if v not in SCHEDULE_NAMES:
-            raise ValueError("unknown schedule; expected one of " + ", ".join(SCHEDULE_NAMES))
-        return v
+        return _one_of(v, SCHEDULE_NAMES, "schedule")
 
     @field_validator("min_factor")
     @classmethod
