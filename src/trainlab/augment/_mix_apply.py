@@ -25,15 +25,46 @@ class MixInfo:
 def apply_mix(x: Tensor, info: MixInfo) -> Tensor:
     """Build the mixed batch described by ``info`` (out of place).
 
-    CPU: one pass per image (a scalar-weight ``lerp`` for Mixup, a copy plus a box paste for
-    CutMix), each image and its partner staying in cache; measured faster than the
-    vectorized form, which needs a partner gather and a weight map. Other devices: the
-    vectorized form (no host synchronization, a few large kernels).
+    CPU, whole-batch kernels where the draw allows them (measured 1.3-1.6x a clone instead
+    of ~2x for a per-image loop, whose small ops each wake the thread pool):
+    - every element CutMix with one shared box and the partners a permutation (``"batch"``
+      and ``"pair"`` modes): one clone, then the box of the permuted batch written over it
+      with a single ``index_copy_`` (no temporary the size of the batch);
+    - every element Mixup (float): the partners gathered into the output with one
+      ``index_select``, then an in-place ``lerp_`` toward the batch (lam = 1 and
+      self-partners give the image back exactly).
+    Otherwise one pass per image. Other devices: the vectorized form (no host
+    synchronization, a few large kernels).
     """
     x = x.contiguous()
-    if x.device.type == "cpu":
-        return _apply_mix_per_image(x, info)
-    return _apply_mix_vectorized(x, info)
+    if x.device.type != "cpu":
+        return _apply_mix_vectorized(x, info)
+    n = x.shape[0]
+    cut = info.cutmix
+    if n and bool(cut.all()) and bool((info.boxes == info.boxes[0]).all()):
+        inv = _inverse_permutation(info.partner)
+        if inv is not None:
+            y0, y1, x0, x1 = info.boxes[0].tolist()
+            out = x.clone()
+            if y1 > y0 and x1 > x0:
+                box = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
+                out[box].index_copy_(0, inv, x[box])
+            return out
+    if n and x.is_floating_point() and not bool(cut.any()):
+        out = torch.index_select(x, 0, info.partner)
+        lam = info.lam
+        if bool((lam == lam[0]).all()):
+            return out.lerp_(x, float(lam[0]))
+        return out.lerp_(x, lam.to(x.dtype).view(-1, *([1] * (x.dim() - 1))))
+    return _apply_mix_per_image(x, info)
+
+
+def _inverse_permutation(partner: Tensor) -> Tensor | None:
+    """``inv`` with ``inv[partner[i]] = i``, or None when ``partner`` is not a permutation."""
+    n = partner.shape[0]
+    inv = torch.full((n,), -1, dtype=torch.long, device=partner.device)
+    inv[partner] = torch.arange(n, device=partner.device)
+    return inv if bool((inv >= 0).all()) else None
 
 
 def _apply_mix_per_image(x: Tensor, info: MixInfo) -> Tensor:
