@@ -53,14 +53,15 @@ def affine(
         e = min(s + _CHUNK, n)
         k = e - s
         a, b, c, d, ee, f = m[s:e].unbind(1)  # each (k, 1, 1)
-        # x_in = floor(a x + (b y + c)): a full (k, H, W) map only when b != 0 (else (k, 1, W))
-        xin = a * xs + (b * ys + c) if bool((b != 0).any()) else a * xs + c
-        yin = ee * ys + (d * xs + f) if bool((d != 0).any()) else ee * ys + f
-        xin = xin.floor_().clamp_(-1, w).add_(1)  # -1 and W land on the fill ring
-        yin = yin.floor_().clamp_(-1, h).add_(1)
+        # x_in + 1 = floor(a x + (b y + c + 1)): the +1 (the fill ring) folded into the small
+        # constant; a full (k, H, W) map only when b != 0 (else (k, 1, W))
+        xin = a * xs + (b * ys + (c + 1.0)) if bool((b != 0).any()) else a * xs + (c + 1.0)
+        yin = ee * ys + (d * xs + (f + 1.0)) if bool((d != 0).any()) else ee * ys + (f + 1.0)
+        xin = xin.floor_().clamp_(0, w + 1)  # 0 and W + 1 are the fill ring
+        yin = yin.floor_().clamp_(0, h + 1)
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
-        idx = (yin * (w + 2) + xin).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
+        idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
         off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
         idx = idx + off.view(k, ch, 1)  # (k, C, HW)
         src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
