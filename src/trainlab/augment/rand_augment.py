@@ -28,7 +28,14 @@ from torch import Tensor
 
 from . import geometric as _g
 from . import photometric as _c
-from ._common import SeededGenerator, check_generator, check_images, put_rows, take_rows
+from ._common import (
+    SeededGenerator,
+    check_generator,
+    check_images,
+    put_rows,
+    small_kernel_threads,
+    take_rows,
+)
 
 OPS = (
     "identity",
@@ -161,6 +168,22 @@ def rand_augment(
     ops uncover. The input is never modified."""
     check_generator(generator)
     xb, single = check_images(x)
+    with small_kernel_threads(xb):
+        return _rand_augment(xb, single, num_ops, magnitude, magnitude_std, ops, fill,
+                             generator, return_info)  # fmt: skip
+
+
+def _rand_augment(
+    xb: Tensor,
+    single: bool,
+    num_ops: int,
+    magnitude: float,
+    magnitude_std: float,
+    ops: tuple[str, ...] | list[str] | None,
+    fill: float | tuple[float, ...],
+    generator: torch.Generator,
+    return_info: bool,
+) -> Tensor | tuple[Tensor, RandAugmentInfo]:
     if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
         raise ValueError(f"num_ops: expected an int >= 0, got {num_ops!r}")
     _check_magnitude(magnitude)
