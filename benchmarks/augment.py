@@ -24,6 +24,13 @@ import os
 # waiting is set before torch starts its thread pool (an explicit setting is kept).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
+from pathlib import Path
+
+# Measure this checkout's trainlab, not an installed copy (one was installed from another
+# clone on the shared machine, and `python -m` puts only the repo root on the path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 import argparse
 import random
 import statistics
@@ -33,6 +40,7 @@ from collections.abc import Callable
 import torch
 from PIL import Image, ImageEnhance, ImageOps
 
+import trainlab
 from trainlab.augment import mix, rand_augment, random_erasing
 
 FILL = (128, 128, 128)
@@ -172,6 +180,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     n, s = args.batch, args.size
+    print(f"trainlab from {Path(trainlab.__file__).parent}")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {n}x3x{s}x{s}, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
