@@ -13,6 +13,11 @@ images/s and the ratio to its reference:
   time (the data-loader-worker path);
 - random erasing (float32, per-pixel fill, p = 0.25 and p = 1).
 CUDA (when present) repeats the batched rows on the GPU.
+
+OpenMP threads wait passively here (below): each parallel region then pays a thread
+wake-up, so uint8 RandAugment runs its per-op kernels on one thread under that policy
+(``trainlab.augment._common.small_kernel_threads``). ``OMP_WAIT_POLICY=ACTIVE python -m
+benchmarks.augment`` shows the spinning-thread figures.
 """
 
 from __future__ import annotations
