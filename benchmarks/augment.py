@@ -13,6 +13,11 @@ images/s and the ratio to its reference:
   time (the data-loader-worker path);
 - random erasing (float32, per-pixel fill, p = 0.25 and p = 1).
 CUDA (when present) repeats the batched rows on the GPU.
+
+OpenMP threads wait passively here (below): each parallel region then pays a thread
+wake-up, so uint8 RandAugment runs its per-op kernels on one thread under that policy
+(``trainlab.augment._common.small_kernel_threads``). ``OMP_WAIT_POLICY=ACTIVE python -m
+benchmarks.augment`` shows the spinning-thread figures.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ import os
 # waiting is set before torch starts its thread pool (an explicit setting is kept).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
+from pathlib import Path
+
+# Measure this checkout's trainlab, not an installed copy (one was installed from another
+# clone on the shared machine, and `python -m` puts only the repo root on the path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 import argparse
 import random
 import statistics
@@ -33,6 +45,7 @@ from collections.abc import Callable
 import torch
 from PIL import Image, ImageEnhance, ImageOps
 
+import trainlab
 from trainlab.augment import mix, rand_augment, random_erasing
 
 FILL = (128, 128, 128)
@@ -172,6 +185,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     n, s = args.batch, args.size
+    print(f"trainlab from {Path(trainlab.__file__).parent}")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {n}x3x{s}x{s}, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "

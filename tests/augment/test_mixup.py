@@ -241,3 +241,30 @@ def test_vectorized_path_equals_per_image_path(dtype: torch.dtype) -> None:
     a, b = _apply_mix_per_image(x, info), _apply_mix_vectorized(x, info)
     torch.testing.assert_close(a.float(), b.float(), atol=1.0 if dtype == torch.uint8 else 1e-6,
                                rtol=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["batch", "pair"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_whole_batch_cutmix_path_equals_per_image_path(mode: str, dtype: torch.dtype) -> None:
+    # the CPU CutMix fast path (clone + index_copy_ of the shared box) matches the loop
+    from trainlab.augment._mix_apply import _apply_mix_per_image, apply_mix
+    from trainlab.augment.mixup import _draw
+
+    for seed in range(4):
+        g = _gen(seed)
+        x = (torch.rand(7, 3, 10, 12, generator=g) * 255).to(dtype)
+        info = _draw(x, mode=mode, prob=1.0, mixup_alpha=0.0, cutmix_alpha=1.0, switch_prob=0.5,
+                     generator=g)  # fmt: skip
+        assert bool(info.cutmix.all())
+        assert torch.equal(_apply_mix_per_image(x, info), apply_mix(x, info))
+
+
+def test_cutmix_shared_box_with_repeated_partner_pastes_from_that_partner() -> None:
+    # partner not a permutation: the whole-batch path does not apply, the result is still exact
+    x = torch.arange(3 * 2 * 4 * 4, dtype=torch.float32).reshape(3, 2, 4, 4)
+    out, _ = cutmix(x, torch.tensor([0, 1, 2]), num_classes=3, box=(1, 3, 0, 2),
+                    partner=torch.tensor([2, 2, 0]))  # fmt: skip
+    for i, j in enumerate([2, 2, 0]):
+        ref = x[i].clone()
+        ref[:, 1:3, 0:2] = x[j, :, 1:3, 0:2]
+        assert torch.equal(out[i], ref)

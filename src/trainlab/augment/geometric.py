@@ -53,19 +53,52 @@ def affine(
         e = min(s + _CHUNK, n)
         k = e - s
         a, b, c, d, ee, f = m[s:e].unbind(1)  # each (k, 1, 1)
-        # x_in = floor(a x + (b y + c)): a full (k, H, W) map only when b != 0 (else (k, 1, W))
-        xin = a * xs + (b * ys + c) if bool((b != 0).any()) else a * xs + c
-        yin = ee * ys + (d * xs + f) if bool((d != 0).any()) else ee * ys + f
-        xin = xin.floor_().clamp_(-1, w).add_(1)  # -1 and W land on the fill ring
-        yin = yin.floor_().clamp_(-1, h).add_(1)
+        # x_in + 1 = floor(a x + (b y + c + 1)): the +1 (the fill ring) folded into the small
+        # constant; a full (k, H, W) map only when b != 0 (else (k, 1, W))
+        xin = a * xs + (b * ys + (c + 1.0)) if bool((b != 0).any()) else a * xs + (c + 1.0)
+        yin = ee * ys + (d * xs + (f + 1.0)) if bool((d != 0).any()) else ee * ys + (f + 1.0)
+        xin = xin.floor_().clamp_(0, w + 1)  # 0 and W + 1 are the fill ring
+        yin = yin.floor_().clamp_(0, h + 1)
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
-        idx = (yin * (w + 2) + xin).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
+        idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
         off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
         idx = idx + off.view(k, ch, 1)  # (k, C, HW)
         src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
         src[:, :, 1:-1, 1:-1] = x[s:e]
         torch.index_select(src.view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
+    return out
+
+
+def shift(
+    x: Tensor,
+    dx: list[int],
+    dy: list[int],
+    fill: float | tuple[float, ...] | Tensor = 0,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Integer translation: out[i, :, y, x] = x[i, :, y + dy[i], x + dx[i]], fill outside.
+
+    Equal to :func:`affine` with the matrix (1, 0, dx, 0, 1, dy) (for integers the pixel
+    centres land exactly on input pixels), done as one slice copy and at most four fills
+    per image instead of an index gather (measured ~2-3x faster). ``out`` may be ``x``.
+    """
+    n, c, h, w = x.shape
+    out = torch.empty_like(x) if out is None else out
+    fv = _fill_tensor(x, fill)[0]  # (C, 1, 1)
+    src = x.clone() if out.data_ptr() == x.data_ptr() else x
+    for i in range(n):
+        p, q = int(dx[i]), int(dy[i])
+        o, si = out[i], src[i]
+        xa, xb, ya, yb = max(0, -p), min(w, w - p), max(0, -q), min(h, h - q)
+        if xa >= xb or ya >= yb:
+            o.copy_(fv.expand(c, h, w))
+            continue
+        o[:, ya:yb, xa:xb] = si[:, ya + q : yb + q, xa + p : xb + p]
+        for region in (o[:, :ya], o[:, yb:], o[:, ya:yb, :xa], o[:, ya:yb, xb:]):
+            if region.numel():
+                region.copy_(fv.expand_as(region))
     return out
 
 
@@ -137,6 +170,8 @@ def translate_x(
     """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
+    if bool((p == p.round()).all()):
+        return shift(x, p.long().tolist(), [0] * n, fill, out=out)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
     return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
 
@@ -151,5 +186,7 @@ def translate_y(
     """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
     n = x.shape[0]
     p = _per_image(pixels, n)
+    if bool((p == p.round()).all()):
+        return shift(x, [0] * n, p.long().tolist(), fill, out=out)
     one, zero = torch.ones_like(p), torch.zeros_like(p)
     return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)

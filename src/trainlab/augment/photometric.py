@@ -167,22 +167,23 @@ def lut_equalize(x: Tensor) -> Tensor:
 def apply_lut(x: Tensor, lut: Tensor, out: Tensor | None = None) -> Tensor:
     """out[i, c] = lut[i, c][x[i, c]]; ``lut`` (n, C, 256) levels. ``out`` may be ``x``.
 
-    uint8: an exact table lookup, one ``index_select`` per chunk of 8 images from the flat
-    tables with an int32 index (level + 256 * row); measured ~7x faster than ``gather``,
-    which needs an int64 index. float: linear interpolation between neighbouring entries.
+    uint8: an exact table lookup, one ``index_select`` per image plane with the levels as
+    an int32 index (converted once per chunk of 8 images); measured ~7x faster than
+    ``gather``, which needs an int64 index, and ~13% faster than one call per chunk with
+    a 256 * row offset added to the index. float: linear interpolation between neighbouring entries.
     """
     n, c, h, w = x.shape
     if out is None:
         out = torch.empty_like(x)
     if x.dtype == torch.uint8:
-        tab = lut.round().clamp(0, 255).to(torch.uint8)
+        tab = lut.round().clamp(0, 255).to(torch.uint8).reshape(n * c, 256)
         for s in range(0, n, _CHUNK):
             e = min(s + _CHUNK, n)
             m = (e - s) * c
-            off = torch.arange(m, device=x.device, dtype=torch.int32).mul_(256).unsqueeze(1)
-            idx = x[s:e].reshape(m, h * w).to(torch.int32).add_(off)  # (m, HW)
-            flat = tab[s:e].reshape(-1)
-            torch.index_select(flat, 0, idx.view(-1), out=out[s:e].view(-1))
+            idx = x[s:e].reshape(m, h * w).to(torch.int32)  # (m, HW), before out is written
+            dst = out[s:e].view(m, h * w)
+            for r in range(m):  # one plane per call: no offset pass over the index
+                torch.index_select(tab[s * c + r], 0, idx[r], out=dst[r])
         return out
     tab = torch.cat([lut, lut[:, :, -1:]], dim=2) / 255.0  # (n, C, 257) guard entry
     for s in range(0, n, _CHUNK):

@@ -21,6 +21,7 @@ geometric ops are integer index gathers. The permutation is undone once at the e
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +29,14 @@ from torch import Tensor
 
 from . import geometric as _g
 from . import photometric as _c
-from ._common import SeededGenerator, check_generator, check_images, put_rows, take_rows
+from ._common import (
+    SeededGenerator,
+    check_generator,
+    check_images,
+    put_rows,
+    small_kernel_threads,
+    take_rows,
+)
 
 OPS = (
     "identity",
@@ -145,6 +153,31 @@ def apply_op(
     return out[0] if single else out
 
 
+def _apply_sorted(
+    cur: Tensor, names: tuple[str, ...], choice: Tensor, lev: Tensor, sgn: Tensor, fill: Tensor
+) -> None:
+    """Apply op ``names[choice[i]]`` to image i, in place; ``cur`` is sorted by ``choice``."""
+    _, _, h, w = cur.shape
+    k = len(names)
+    is_lut = [nm in LUT_OPS for nm in names]
+    counts = torch.bincount(choice, minlength=k).tolist()
+    starts = [sum(counts[:i]) for i in range(k + 1)]
+    lut_slices = [i for i in range(k) if is_lut[i] and counts[i]]
+    if lut_slices:  # all table ops of this round: one gather over one contiguous slice
+        a, b = starts[lut_slices[0]], starts[lut_slices[-1] + 1]
+        tables = [_lut(cur[starts[i] : starts[i + 1]], names[i],
+                       op_parameter(names[i], lev[starts[i] : starts[i + 1]],
+                                    sgn[starts[i] : starts[i + 1]], h, w))
+                  for i in lut_slices]  # fmt: skip
+        _c.apply_lut(cur[a:b], torch.cat(tables), out=cur[a:b])
+    for i in range(k):
+        s, e = starts[i], starts[i + 1]
+        if e == s or is_lut[i] or names[i] == "identity":
+            continue
+        param = op_parameter(names[i], lev[s:e], sgn[s:e], h, w)
+        _run(cur[s:e], names[i], param, fill, out=cur[s:e])  # in place, chunk by chunk
+
+
 def rand_augment(
     x: Tensor,
     *,
@@ -168,10 +201,9 @@ def rand_augment(
         raise ValueError(f"magnitude_std: expected a finite number >= 0, got {magnitude_std!r}")
     names = _check_ops(ops)
     fill_t = _fill_units(xb, fill)
-    n, _, h, w = xb.shape
+    n = xb.shape[0]
     dev, gdev = xb.device, generator.device
     k = len(names)
-    is_lut = torch.tensor([nm in LUT_OPS for nm in names])
     rec_ops = torch.empty(n, num_ops, dtype=torch.long)
     rec_lev = torch.empty(n, num_ops, dtype=torch.float64)
     rec_sgn = torch.empty(n, num_ops)
@@ -191,22 +223,12 @@ def rand_augment(
         nxt = take_rows(cur, order.to(dev), out=spare)  # (n, C, H, W) in op order
         spare = cur if cur is not xb else None
         cur = nxt
-        counts = torch.bincount(choice, minlength=k).tolist()
-        starts = [sum(counts[:i]) for i in range(k + 1)]
-        lut_slices = [i for i in range(k) if is_lut[i] and counts[i]]
-        if lut_slices:  # all table ops of this round: one gather over one contiguous slice
-            a, b = starts[lut_slices[0]], starts[lut_slices[-1] + 1]
-            tables = [_lut(cur[starts[i] : starts[i + 1]], names[i],
-                           op_parameter(names[i], lev[starts[i] : starts[i + 1]],
-                                        sgn[starts[i] : starts[i + 1]], h, w))
-                      for i in lut_slices]  # fmt: skip
-            _c.apply_lut(cur[a:b], torch.cat(tables), out=cur[a:b])
-        for i in range(k):
-            s, e = starts[i], starts[i + 1]
-            if e == s or is_lut[i] or names[i] == "identity":
-                continue
-            param = op_parameter(names[i], lev[s:e], sgn[s:e], h, w)
-            _run(cur[s:e], names[i], param, fill_t, out=cur[s:e])  # in place, chunk by chunk
+        # uint8: ~1,000 small integer kernels per batch, faster on one thread under a
+        # passive OpenMP wait policy; the row gathers above and below, and float kernels,
+        # are heavy enough to keep every thread (all measured)
+        small = small_kernel_threads(cur) if cur.dtype == torch.uint8 else nullcontext()
+        with small:
+            _apply_sorted(cur, names, choice, lev, sgn, fill_t)
     if num_ops == 0:
         out = xb.clone()
     else:
