@@ -46,7 +46,8 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 import trainlab
-from trainlab.augment import mix, rand_augment, random_erasing
+from trainlab.augment import PerImageRandAugment, mix, rand_augment, random_erasing
+from trainlab.data import BatchLoader, Split
 
 FILL = (128, 128, 128)
 
@@ -156,6 +157,11 @@ def bench_device(dev: str, n: int, s: int, repeats: int) -> None:
         cands["trainlab per-image loop uint8"] = lambda: [
             rand_augment(xu[i], num_ops=2, magnitude=9, generator=g) for i in range(n)
         ]
+        # the trainer's worker placement: float images, per image, in 2 loader threads
+        loader = BatchLoader(
+            Split(xf, y), n, transform=PerImageRandAugment(2, 9.0, seed=0), num_workers=2
+        )
+        cands["loader worker path float (2 threads)"] = lambda: next(iter(loader))
         refs = {k: "PIL per-image loop (1 core)" for k in cands if "PIL" not in k}
     med = run(cands, repeats, sync)
     report(f"[{dev}] RandAugment", med, n, refs)

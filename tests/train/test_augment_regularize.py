@@ -100,3 +100,38 @@ def test_drop_path_rate_reaches_the_model_constructor(tmp_path: Path) -> None:
                                     f"runs_dir={tmp_path}"])  # fmt: skip
     with pytest.raises(ConfigError, match="drop_path_rate"):  # cnn has no residual blocks
         Trainer(config, load_dataset("digits"))
+
+
+def test_worker_randaugment_resumes_bit_identically(tmp_path) -> None:
+    """CPU + data.num_workers > 0: RandAugment runs per image in the loader's threads, seeded
+    by (seed, epoch, index), so a stop/resume mid-epoch replays it exactly."""
+    from trainlab.augment import PerImageRandAugment
+    from trainlab.train.build import build_data
+
+    over = ["model.args.widths=[8]", "train.epochs=2", "augment.randaugment_n=2",
+            "data.num_workers=2", f"runs_dir={tmp_path}"]  # fmt: skip
+
+    def trainer(name: str, callbacks=()) -> Trainer:
+        config = load_config(overrides=[*over, f"name={name}"])
+        run = RunDir.create(config.runs_dir, name)
+        run.write_config(config.model_dump(mode="json"))
+        return Trainer(config, build_data(config), run, callbacks)
+
+    class StopAt(Callback):
+        def on_step_end(self, t, loss, batch_size) -> None:
+            if t.step == 25:
+                t.request_stop()
+
+    full = trainer("full")
+    assert isinstance(full.worker_transform, PerImageRandAugment)
+    assert full.augment is None  # nothing left for the batched pipeline
+    full.fit()
+    cut = trainer("cut", [StopAt()])
+    with pytest.raises(TrainingInterrupted):
+        cut.fit()
+    config = load_config(overrides=[*over, "name=cut"])
+    resumed = Trainer(config, build_data(config), RunDir.open(tmp_path / "cut"))
+    resumed.resume()
+    resumed.fit()
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

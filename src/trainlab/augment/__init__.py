@@ -27,11 +27,13 @@ from .placement import augment_placement
 from .rand_augment import OPS, RandAugment, RandAugmentInfo, apply_op, op_parameter, rand_augment
 from .random_erasing import RandomErasing, random_erasing
 from .targets import mix_targets, soft_targets
+from .workers import PerImageRandAugment, sample_seed
 
 __all__ = [
     "OPS",
     "MixInfo",
     "Mixup",
+    "PerImageRandAugment",
     "RandAugment",
     "RandAugmentInfo",
     "RandomErasing",
@@ -58,6 +60,7 @@ __all__ = [
     "random_resized_crop",
     "resize_crops",
     "rotate",
+    "sample_seed",
     "sharpness",
     "shear_x",
     "shear_y",

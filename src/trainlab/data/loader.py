@@ -3,16 +3,24 @@
 
 For data that fits in memory this is much cheaper than `torch.utils.data.DataLoader`
 (no per-sample collate): a batch is one `index_select` on the device.
+
+An optional per-sample `transform(sample, epoch, index)` (e.g. per-image augmentation)
+runs in `num_workers` threads (torch kernels release the GIL), one batch ahead of the
+training step. The transform must depend only on its arguments, so results do not depend
+on thread scheduling and resuming stays exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 from torch import Tensor
 
 from trainlab.data.bundle import Split
+
+SampleTransform = Callable[[Tensor, int, int], Tensor]
 
 
 class BatchLoader:
@@ -28,14 +36,20 @@ class BatchLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int = 0,
+        transform: SampleTransform | None = None,
+        num_workers: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.split = split
         self.batch_size = min(batch_size, len(split)) if drop_last else batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
+        self.transform = transform
+        self.num_workers = num_workers
 
     def __len__(self) -> int:
         n = len(self.split)
@@ -48,16 +62,50 @@ class BatchLoader:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.split), generator=g).to(self.split.x.device)
 
+    def _indices(self, order: Tensor | None, b: int) -> Tensor | slice:
+        bs = self.batch_size
+        return slice(b * bs, (b + 1) * bs) if order is None else order[b * bs : (b + 1) * bs]
+
+    def _batch(self, order: Tensor | None, b: int) -> tuple[Tensor, Tensor]:
+        idx = self._indices(order, b)
+        if isinstance(idx, slice):
+            return self.split.x[idx], self.split.y[idx]
+        return self.split.x.index_select(0, idx), self.split.y.index_select(0, idx)
+
     def epoch(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         """Batches of `epoch`, beginning at batch index `start`."""
         order = self.order(epoch)
-        x, y, bs = self.split.x, self.split.y, self.batch_size
-        for b in range(start, len(self)):
-            if order is None:
-                yield x[b * bs : (b + 1) * bs], y[b * bs : (b + 1) * bs]
+        if self.transform is None:
+            for b in range(start, len(self)):
+                yield self._batch(order, b)
+            return
+        yield from self._transformed(self.transform, order, epoch, start)
+
+    def _transformed(
+        self, transform: SampleTransform, order: Tensor | None, epoch: int, start: int
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        def prepare(b: int, pool: ThreadPoolExecutor | None) -> tuple[Tensor, Tensor]:
+            x, y = self._batch(order, b)
+            idx = self._indices(order, b)
+            ids = range(len(self.split))[idx] if isinstance(idx, slice) else idx.tolist()
+            work = [(x[i], epoch, int(k)) for i, k in enumerate(ids)]
+            if pool is None:
+                samples = [transform(*w) for w in work]
             else:
-                idx = order[b * bs : (b + 1) * bs]
-                yield x.index_select(0, idx), y.index_select(0, idx)
+                samples = list(pool.map(lambda w: transform(*w), work))
+            return torch.stack(samples), y
+
+        if self.num_workers == 0:
+            for b in range(start, len(self)):
+                yield prepare(b, None)
+            return
+        # one thread prepares the next batch ahead while the step runs; workers map images
+        with ThreadPoolExecutor(self.num_workers) as pool, ThreadPoolExecutor(1) as ahead:
+            pending: Future | None = None
+            for b in range(start, len(self)):
+                current = pending.result() if pending is not None else prepare(b, pool)
+                pending = ahead.submit(prepare, b + 1, pool) if b + 1 < len(self) else None
+                yield current
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         return self.epoch(0)

@@ -41,6 +41,12 @@ class DataConfig(_Section):
     image_size: int = Field(32, gt=0, description="image folders: images are resized to this")
     batch_size: int = Field(64, gt=0)
     eval_batch_size: int = Field(512, gt=0)
+    num_workers: int = Field(
+        0,
+        ge=0,
+        description="threads that prepare training batches one step ahead; on a CPU, "
+        "RandAugment then runs image by image in them instead of on the batch",
+    )
     normalize: bool = Field(True, description="standardize inputs with train-split statistics")
 
     @field_validator("split")

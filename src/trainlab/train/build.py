@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainlab.augment import TrainAugment
+from trainlab.augment import PerImageRandAugment, TrainAugment, augment_placement
 from trainlab.data import DataBundle, load_dataset
 from trainlab.errors import ConfigError
 from trainlab.models import create_model, list_models, model_accepts
@@ -55,15 +55,37 @@ def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> 
         ) from None
 
 
-def build_augment(config: Config, data: DataBundle) -> TrainAugment | None:
-    """The config's batch augmentation (None when every `augment.*` is off)."""
+def build_worker_transform(
+    config: Config, data: DataBundle, device: torch.device
+) -> PerImageRandAugment | None:
+    """RandAugment per image in the loader's workers, when `augment_placement` says so
+    (CPU training with `data.num_workers` > 0); None: it runs batched on the device."""
+    a = config.augment
+    placement = augment_placement(device, config.data.num_workers)
+    if a.randaugment_n == 0 or placement != "worker" or len(data.in_shape) != 3:
+        return None
+    return PerImageRandAugment(
+        a.randaugment_n,
+        a.randaugment_m,
+        magnitude_std=a.randaugment_mstd,
+        mean=data.input_mean,
+        std=data.input_std,
+        seed=config.seed,
+    )
+
+
+def build_augment(
+    config: Config, data: DataBundle, *, batch_randaugment: bool = True
+) -> TrainAugment | None:
+    """The config's batch augmentation (None when every `augment.*` is off);
+    `batch_randaugment=False` leaves RandAugment to the loader's workers."""
     a = config.augment
     aug = TrainAugment(
         max(int(data.num_outputs), 1),
         mean=data.input_mean,
         std=data.input_std,
         hflip=a.hflip,
-        randaugment_n=a.randaugment_n,
+        randaugment_n=a.randaugment_n if batch_randaugment else 0,
         randaugment_m=a.randaugment_m,
         randaugment_mstd=a.randaugment_mstd,
         erasing_prob=a.erasing_prob,

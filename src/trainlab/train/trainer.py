@@ -34,6 +34,7 @@ from trainlab.train.build import (
     build_model,
     build_optimizer_from_config,
     build_schedule,
+    build_worker_transform,
     clip_gradients,
     resolve_device,
 )
@@ -80,7 +81,8 @@ class Trainer:
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
         self.loss_fn = self._build_loss()
-        self.augment = build_augment(config, data)
+        self.worker_transform = build_worker_transform(config, data, self.device)
+        self.augment = build_augment(config, data, batch_randaugment=self.worker_transform is None)
         self.train_loss_fn = self.loss_fn
         if self.augment is not None and self.augment.mixes:
             # Mixup/CutMix soft targets already carry the label smoothing: apply it once
@@ -89,7 +91,13 @@ class Trainer:
                 loss.soft_targets_smoothed = True
             self.train_loss_fn = loss
         self.train_loader = BatchLoader(
-            self.train_split, config.data.batch_size, shuffle=True, drop_last=True, seed=config.seed
+            self.train_split,
+            config.data.batch_size,
+            shuffle=True,
+            drop_last=True,
+            seed=config.seed,
+            transform=self.worker_transform,
+            num_workers=config.data.num_workers,
         )
         self.optimizer = build_optimizer_from_config(config, self.model)
         self.ema = build_ema(config, self.model)
