@@ -121,13 +121,19 @@ def build_loss(
 
 
 def loss_from_config(
-    config: Any, task: str, num_classes: int | None = None, *, check_targets: bool = True
+    config: Any,
+    task: str,
+    num_classes: int | None = None,
+    *,
+    check_targets: bool = True,
+    soft_targets_smoothed: bool = False,
 ) -> nn.Module:
     """``build_loss`` from a trainlab ``Config``: ``train.label_smoothing`` and the ``loss``
     section (``smoothing``, ``class_weight``). With ``num_classes`` the class weights are
     checked against it (ValueError naming ``loss.class_weight``). The trainer passes
     ``check_targets=False``: its targets were validated when the data was loaded, and
-    checking them every step would cost a device sync per batch.
+    checking them every step would cost a device sync per batch; with Mixup/CutMix on it
+    passes ``soft_targets_smoothed=True`` (the mixer already smoothed the soft targets).
     """
     section = getattr(config, "loss", None)
     smoothing: Smoothing = getattr(section, "smoothing", "standard")
@@ -146,4 +152,5 @@ def loss_from_config(
         smoothing=smoothing,
         class_weight=class_weight,
         check_targets=check_targets,
+        soft_targets_smoothed=soft_targets_smoothed,
     )

@@ -24,7 +24,7 @@ from torch import nn
 
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import MixedTargetCrossEntropy, loss_from_config
+from trainlab.losses import loss_from_config
 from trainlab.metrics import RunningMetrics, metrics_for_task
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
@@ -83,13 +83,9 @@ class Trainer:
         self.loss_fn = self._build_loss()
         self.worker_transform = build_worker_transform(config, data, self.device)
         self.augment = build_augment(config, data, batch_randaugment=self.worker_transform is None)
-        self.train_loss_fn = self.loss_fn
-        if self.augment is not None and self.augment.mixes:
-            # Mixup/CutMix soft targets already carry the label smoothing: apply it once
-            loss = self._build_loss()
-            if isinstance(loss, MixedTargetCrossEntropy):
-                loss.soft_targets_smoothed = True
-            self.train_loss_fn = loss
+        mixes = self.augment is not None and self.augment.mixes
+        # Mixup/CutMix soft targets already carry the label smoothing: apply it once
+        self.train_loss_fn = self._build_loss(soft_targets_smoothed=True) if mixes else self.loss_fn
         self.train_loader = BatchLoader(
             self.train_split,
             config.data.batch_size,
@@ -123,10 +119,16 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
 
-    def _build_loss(self) -> nn.Module:
+    def _build_loss(self, soft_targets_smoothed: bool = False) -> nn.Module:
         num_classes = self.data.num_outputs if self.data.task == "classification" else None
         try:
-            loss = loss_from_config(self.config, self.data.task, num_classes, check_targets=False)
+            loss = loss_from_config(
+                self.config,
+                self.data.task,
+                num_classes,
+                check_targets=False,
+                soft_targets_smoothed=soft_targets_smoothed,
+            )
         except ValueError as e:
             raise ConfigError(str(e)) from None
         return loss.to(self.device)
