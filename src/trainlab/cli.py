@@ -141,11 +141,11 @@ def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: d
 
 def _confusion_note(summary: dict) -> dict[str, str]:
     """The confusion-matrix PNG of a classification run, when one was written."""
-    from pathlib import Path
+    from trainlab.train import RunDir
 
     if summary.get("run_dir") is None:
         return {}
-    png = Path(summary["run_dir"]) / "plots" / "confusion.png"
+    png = RunDir(summary["run_dir"]).confusion
     return {"confusion matrix": str(png)} if png.is_file() else {}
 
 

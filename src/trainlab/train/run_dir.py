@@ -29,6 +29,8 @@ class RunDir:
     last = property(lambda self: self.path / "checkpoints" / "last.pt")
     best = property(lambda self: self.path / "checkpoints" / "best.pt")
     plots = property(lambda self: self.path / "plots")
+    curves = property(lambda self: self.path / "plots" / "curves.png")
+    confusion = property(lambda self: self.path / "plots" / "confusion.png")
 
     @classmethod
     def create(cls, runs_dir: Path | str, name: str | None) -> RunDir:

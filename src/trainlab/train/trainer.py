@@ -269,7 +269,7 @@ class Trainer:
         if self.run and self.run.best.is_file():
             model = self._build_model()
             model.load_state_dict(load_checkpoint(self.run.best, self.device)["model"])
-        png = self.run.plots / "confusion.png" if self.run else None
+        png = self.run.confusion if self.run else None
         test = self.evaluate(self.data.test, model, detailed=True, confusion_png=png)
         summary = {
             "test": test,
@@ -292,7 +292,7 @@ class Trainer:
 
     def write_plots(self) -> None:
         if self.run:
-            plot_curves(self.history, self.primary, self.run.plots / "curves.png")
+            plot_curves(self.history, self.primary, self.run.curves)
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
