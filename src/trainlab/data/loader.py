@@ -66,8 +66,7 @@ class BatchLoader:
         bs = self.batch_size
         return slice(b * bs, (b + 1) * bs) if order is None else order[b * bs : (b + 1) * bs]
 
-    def _batch(self, order: Tensor | None, b: int) -> tuple[Tensor, Tensor]:
-        idx = self._indices(order, b)
+    def _batch(self, idx: Tensor | slice) -> tuple[Tensor, Tensor]:
         if isinstance(idx, slice):
             return self.split.x[idx], self.split.y[idx]
         return self.split.x.index_select(0, idx), self.split.y.index_select(0, idx)
@@ -77,7 +76,7 @@ class BatchLoader:
         order = self.order(epoch)
         if self.transform is None:
             for b in range(start, len(self)):
-                yield self._batch(order, b)
+                yield self._batch(self._indices(order, b))
             return
         yield from self._transformed(self.transform, order, epoch, start)
 
@@ -85,8 +84,8 @@ class BatchLoader:
         self, transform: SampleTransform, order: Tensor | None, epoch: int, start: int
     ) -> Iterator[tuple[Tensor, Tensor]]:
         def prepare(b: int, pool: ThreadPoolExecutor | None) -> tuple[Tensor, Tensor]:
-            x, y = self._batch(order, b)
             idx = self._indices(order, b)
+            x, y = self._batch(idx)
             ids = range(len(self.split))[idx] if isinstance(idx, slice) else idx.tolist()
             work = [(x[i], epoch, int(k)) for i, k in enumerate(ids)]
             if pool is None:
