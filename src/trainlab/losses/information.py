@@ -89,6 +89,20 @@ def entropy(
     return reduce(-torch.xlogy(p, p).sum(dim) * _scale(base), reduction)
 
 
+def _checked_pair(
+    p: Tensor, q: Tensor, *, log_q: bool, dim: int, reduction: Reduction, check: bool
+) -> tuple[Tensor, Tensor]:
+    """Validate the arguments of a two-distribution loss; return p, q in float32 or wider."""
+    check_reduction(reduction)
+    check_same_shape("p", p, "q", q)
+    p, q = upcast(p), upcast(q)
+    if check:
+        _check_distribution("p", p, dim)
+        if not log_q:
+            _check_distribution("q", q, dim)
+    return p, q
+
+
 def cross_entropy_of(
     p: Tensor,
     q: Tensor,
@@ -103,13 +117,7 @@ def cross_entropy_of(
 
     (For logits and class labels use :func:`trainlab.losses.cross_entropy`.)
     """
-    check_reduction(reduction)
-    check_same_shape("p", p, "q", q)
-    p, q = upcast(p), upcast(q)
-    if check:
-        _check_distribution("p", p, dim)
-        if not log_q:
-            _check_distribution("q", q, dim)
+    p, q = _checked_pair(p, q, log_q=log_q, dim=dim, reduction=reduction, check=check)
     return reduce(_neg_p_log_q(p, q, log_q).sum(dim) * _scale(base), reduction)
 
 
@@ -127,13 +135,7 @@ def kl_divergence(
 
     'mean' averages over distributions (torch's 'batchmean' for (N, K) inputs).
     """
-    check_reduction(reduction)
-    check_same_shape("p", p, "q", q)
-    p, q = upcast(p), upcast(q)
-    if check:
-        _check_distribution("p", p, dim)
-        if not log_q:
-            _check_distribution("q", q, dim)
+    p, q = _checked_pair(p, q, log_q=log_q, dim=dim, reduction=reduction, check=check)
     terms = torch.xlogy(p, p) + _neg_p_log_q(p, q, log_q)
     return reduce(terms.sum(dim) * _scale(base), reduction)
 
