@@ -155,9 +155,13 @@ def test_lbfgs_matches_torch(line_search_fn: str | None) -> None:
 
 
 @pytest.mark.slow
-def test_compiled_chain_matches_single_tensor_path() -> None:
-    """The one compiled test: NAdam (no torch kernel) with fused=True, lr changed each step
-    (a tensor input, so no recompile), against the single-tensor path."""
+def test_compiled_chain_matches_single_tensor_path(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The one compiled test: NAdam (no torch kernel) with fused=True and trainlab's CPU
+    kernels off, lr changed each step (a tensor input, so no recompile), against the
+    single-tensor path."""
+    from trainlab.optim import cpu_kernels
+
+    monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     base = [torch.randn(3, 4, dtype=torch.float64), torch.randn(5, dtype=torch.float64)]
     a = [b.clone().requires_grad_() for b in base]
     b = [x.clone().requires_grad_() for x in base]
@@ -179,8 +183,9 @@ def test_compiled_chain_matches_single_tensor_path() -> None:
 
 
 def test_large_default_groups_compile_and_fall_back_when_compiling_fails(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from trainlab.optim import base, fused
+    from trainlab.optim import base, cpu_kernels, fused
 
+    monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     monkeypatch.setattr(base, "AUTO_COMPILE_NUMEL", 4)
     monkeypatch.setattr(fused, "_BROKEN", [])
     monkeypatch.setattr(fused, "_has_compiler", lambda: True)

@@ -149,15 +149,17 @@ def test_default_uses_torch_fused_kernel(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adamax", "NAdam", "ASGD", "Rprop"])
-def test_default_without_torch_kernel_is_chunked_on_cpu(name: str) -> None:
+def test_default_without_torch_kernel_is_the_cpu_kernel(name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from trainlab.optim import cpu_kernels
+
     opt = getattr(tl, name)([torch.zeros(3, requires_grad=True)])
+    expected = "cpu_kernel" if cpu_kernels.available() else "chunked"
+    assert opt.path(opt.param_groups[0]) == expected
+    fused = opt.param_groups[0] | {"fused": True}
+    assert opt.path(fused) == ("cpu_kernel" if cpu_kernels.available() else "compiled")
+    monkeypatch.setattr(cpu_kernels, "available", lambda: False)  # no C compiler here
     assert opt.path(opt.param_groups[0]) == "chunked"
-    assert (
-        getattr(tl, name)([torch.zeros(3, requires_grad=True)], fused=True).path(
-            opt.param_groups[0] | {"fused": True}
-        )
-        == "compiled"
-    )
+    assert opt.path(fused) == "compiled"
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Rprop"])

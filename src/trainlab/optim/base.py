@@ -29,11 +29,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from trainlab.optim import cpu_kernels as _cpu
 from trainlab.optim import fused as _fused
 from trainlab.optim.transforms import Context, Transform
 
 #: the execution paths `ChainOptimizer.path` may return
-PATHS = ("torch_fused", "compiled", "chunked", "foreach", "single")
+PATHS = ("torch_fused", "cpu_kernel", "compiled", "chunked", "foreach", "single")
 
 
 def check_lr(lr: Any) -> None:
@@ -105,23 +106,32 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     # -- execution ------------------------------------------------------------------------
     def path(self, group: dict[str, Any], chain: Transform | None = None) -> str:
-        """The execution path a group resolves to: ``torch_fused``, ``compiled``,
-        ``chunked``, ``foreach`` or ``single``."""
-        params = [p for p in group["params"]]
-        chain = self.make_chain(group) if chain is None else chain
-        torch_kernel = bool(params) and _fused.torch_kernel(chain, params) is not None
+        """The execution path a group resolves to: ``torch_fused``, ``cpu_kernel``,
+        ``compiled``, ``chunked``, ``foreach`` or ``single``."""
+        return self._resolve(group, self.make_chain(group) if chain is None else chain)[0]
+
+    def _resolve(self, group: dict[str, Any], chain: Transform) -> tuple[str, Any]:
+        """``(path, kernel)``: ``kernel`` is what :func:`fused.torch_kernel` or
+        :func:`cpu_kernels.match` found for the kernel paths, else None."""
+        params = group["params"]
+        on_cpu = all(p.is_cpu for p in params)
+        default = group["foreach"] is None and group["fused"] is None
+        if params and (group["fused"] or default):
+            found = _fused.torch_kernel(chain, params)
+            if found is not None:
+                return "torch_fused", found
+            found = _cpu.match(chain) if on_cpu else None
+            if found is not None and _cpu.available():
+                return "cpu_kernel", found
         if group["fused"]:
-            return "torch_fused" if torch_kernel else "compiled"
-        on_cpu = all(p.device.type == "cpu" for p in params)
-        if group["foreach"] is None and group["fused"] is None:
-            if torch_kernel:
-                return "torch_fused"
+            return "compiled", None
+        if default:
             numel = sum(p.numel() for p in params)
             if on_cpu and numel >= AUTO_COMPILE_NUMEL and _fused.compile_available():
-                return "compiled"
+                return "compiled", None
         if group["foreach"] is None:
-            return "chunked" if on_cpu else "foreach"
-        return "foreach" if group["foreach"] else "single"
+            return ("chunked" if on_cpu else "foreach"), None
+        return ("foreach" if group["foreach"] else "single"), None
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -146,7 +156,7 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         chain = self.make_chain(group)
-        path = self.path(group, chain)
+        path, kernel = self._resolve(group, chain)
         on_device = path in ("torch_fused", "compiled")
         states = [self.state[p] for p in params]
         for p, st in zip(params, states, strict=True):
@@ -154,17 +164,18 @@ class ChainOptimizer(torch.optim.Optimizer):
                 if self.has_step:
                     st["step"] = _step_tensor(p, on_device)
                 chain.init(p, st)
-        if path == "torch_fused":
-            # torch's CPU kernels assume one memory layout for a parameter, its grad and its
-            # state (a transposed parameter with a contiguous grad is updated wrongly by
-            # torch 2.13's fused SGD): such tensors take the single-tensor path instead
-            ok = [
-                _fused.kernel_safe(p, g, s) for p, g, s in zip(params, grads, states, strict=True)
-            ]
+        if kernel is not None:
+            # the kernels assume one memory layout for a parameter, its grad and its state (a
+            # transposed parameter with a contiguous grad is updated wrongly by torch 2.13's
+            # fused SGD): such tensors take the single-tensor path instead
+            if path == "torch_fused":
+                ok = [_fused.kernel_safe(*x) for x in zip(params, grads, states, strict=True)]
+            else:
+                ok = _cpu.kernel_safe(*kernel, params, grads, states)
             pick = lambda xs, flag: [x for x, o in zip(xs, ok, strict=True) if o == flag]  # noqa: E731
             if any(ok):
-                _fused.run_torch_kernel(chain, group, pick(params, True), pick(grads, True),
-                                        pick(states, True))  # fmt: skip
+                self._run_kernel(path, kernel, group, pick(params, True), pick(grads, True),
+                                 pick(states, True))  # fmt: skip
             if all(ok):
                 return
             params, grads, states = pick(params, False), pick(grads, False), pick(states, False)
@@ -188,6 +199,21 @@ class ChainOptimizer(torch.optim.Optimizer):
         else:
             for i, j in _chunks(params, CHUNK_BYTES if path == "chunked" else 0):
                 apply_chain(chain, params[i:j], grads[i:j], states[i:j], steps[i:j], group["lr"])
+
+    def _run_kernel(
+        self,
+        path: str,
+        kernel: Any,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+    ) -> None:
+        """One step through torch's fused kernel or one of trainlab's CPU kernels."""
+        if path == "torch_fused":
+            _fused.run_torch_kernel(*kernel, group, params, grads, states)
+            return
+        _cpu.run(*kernel, group, params, grads, states)  # increments the steps itself
 
 
 #: a default (``fused=None``) CPU group without a torch kernel is compiled from this many

@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,7 +33,6 @@ from trainlab.optim.transforms import Transform, value
 
 log = logging.getLogger("trainlab.optim")
 
-_FUSED_DEVICES = ("cpu", "cuda", "xpu")
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
@@ -41,7 +41,7 @@ def _significant(chain: Transform) -> list[Transform]:
     out = []
     for t in chain.flat():
         hp = t.hparams
-        if t.name == "add_decayed_weights" and hp["weight_decay"] == 0:
+        if t.name in ("add_decayed_weights", "lr_weight_decay") and hp["weight_decay"] == 0:
             continue
         if t.name == "trace" and hp["momentum"] == 0:
             continue
@@ -49,45 +49,77 @@ def _significant(chain: Transform) -> list[Transform]:
     return out
 
 
+@dataclass(frozen=True)
+class ChainForm:
+    """A chain read as ``[scale(-1)] [L2 decay] core [decoupled decay] [scale_by_lr()] tail``.
+
+    ``decay`` is the name of the weight-decay transform (None without decay), ``lr`` whether
+    the chain ends with the group's learning rate, ``tail`` the transforms that run after the
+    update (ASGD's ``average_iterates``)."""
+
+    maximize: bool
+    weight_decay: float
+    decoupled: bool
+    decay: str | None
+    core: tuple[Transform, ...]
+    lr: bool
+    tail: tuple[Transform, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.core)
+
+
+_DECAYS = ("add_decayed_weights", "lr_weight_decay")
+
+
+def chain_form(chain: Transform) -> ChainForm:
+    """Read ``chain`` as a :class:`ChainForm` (identity transforms dropped)."""
+    ts = _significant(chain)
+    tail: list[Transform] = []
+    while ts and ts[-1].name == "average_iterates":
+        tail.insert(0, ts.pop())
+    maximize = bool(ts) and ts[0].name == "scale" and ts[0].hparams["factor"] == -1.0
+    if maximize:
+        ts = ts[1:]
+    lr = bool(ts) and ts[-1].name == "scale_by_lr" and ts[-1].hparams["lr"] is None
+    if lr:
+        ts = ts[:-1]
+    decay, decoupled, wd = None, False, 0.0
+    if ts and ts[0].name in _DECAYS:
+        decay, wd, ts = ts[0].name, ts[0].hparams["weight_decay"], ts[1:]
+    elif ts and ts[-1].name in _DECAYS:
+        decay, decoupled, wd, ts = ts[-1].name, True, ts[-1].hparams["weight_decay"], ts[:-1]
+    return ChainForm(maximize, wd, decoupled, decay, tuple(ts), lr, tuple(tail))
+
+
 def torch_kernel(chain: Transform, params: list[Tensor]) -> tuple[str, dict[str, Any]] | None:
     """``(kernel, arguments)`` when torch has a fused kernel equal to ``chain``, else None."""
-    if not all(p.device.type in _FUSED_DEVICES and p.dtype in _FUSED_DTYPES for p in params):
+    if not all((p.is_cpu or p.is_cuda or p.is_xpu) and p.dtype in _FUSED_DTYPES for p in params):
         return None
-    ts = _significant(chain)
-    hp: dict[str, Any] = {"maximize": False, "weight_decay": 0.0}
-    if ts and ts[0].name == "scale" and ts[0].hparams["factor"] == -1.0:
-        hp["maximize"] = True
-        ts = ts[1:]
-    if not ts or ts[-1].name != "scale_by_lr" or ts[-1].hparams["lr"] is not None:
+    form = chain_form(chain)
+    if not form.lr or form.tail or form.decay not in (None, "add_decayed_weights"):
         return None
-    names = [t.name for t in ts[:-1]]
-    if names == ["scale_by_adam", "add_decayed_weights"]:
-        kernel, ts = "adamw", ts[:-1]
-        hp["weight_decay"] = ts[1].hparams["weight_decay"]
-    else:
-        if names and names[0] == "add_decayed_weights":
-            hp["weight_decay"] = ts[0].hparams["weight_decay"]
-            ts, names = ts[1:], names[1:]
-        if names == ["scale_by_adam"]:
-            kernel = "adam"
-        elif names == ["scale_by_adagrad"] and not ts[0].hparams["eps_in_sqrt"]:
-            kernel = "adagrad"  # initial_accumulator_value only sets the state's start
-        elif names in ([], ["trace"]):
-            kernel = "sgd"
-            if names and ts[0].hparams["zero_init"]:
-                return None
-        else:
-            return None
-    core = {t.name: t.hparams for t in ts}
-    if "scale_by_adam" in core:
+    names, core = form.names, {t.name: t.hparams for t in form.core}
+    hp: dict[str, Any] = {"maximize": form.maximize, "weight_decay": form.weight_decay}
+    if names == ("scale_by_adam",):
+        kernel = "adamw" if form.decoupled else "adam"
         a = core["scale_by_adam"]
         hp.update(beta1=a["b1"], beta2=a["b2"], eps=a["eps"], amsgrad=a["amsgrad"])
-    if "scale_by_adagrad" in core:
+    elif form.decoupled:
+        return None
+    elif names == ("scale_by_adagrad",) and not core["scale_by_adagrad"]["eps_in_sqrt"]:
+        kernel = "adagrad"  # initial_accumulator_value only sets the state's start
         a = core["scale_by_adagrad"]
         hp.update(lr_decay=a["lr_decay"], eps=a["eps"])
-    if kernel == "sgd":
+    elif names in ((), ("trace",)):
+        kernel = "sgd"
         tr = core.get("trace", {"momentum": 0.0, "dampening": 0.0, "nesterov": False})
+        if tr.get("zero_init"):
+            return None
         hp.update(momentum=tr["momentum"], dampening=tr["dampening"], nesterov=tr["nesterov"])
+    else:
+        return None
     return kernel, hp
 
 
@@ -115,17 +147,15 @@ def _kernel_steps(params: list[Tensor], states: list[dict[str, Any]]) -> list[Te
 
 
 def run_torch_kernel(
-    chain: Transform,
+    kernel: str,
+    hp: dict[str, Any],
     group: dict[str, Any],
     params: list[Tensor],
     grads: list[Tensor],
     states: list[dict[str, Any]],
 ) -> None:
-    """One step of ``chain`` through torch's fused kernel (state initialised by the caller)."""
-    found = torch_kernel(chain, params)
-    if found is None:
-        raise ValueError(f"no torch fused kernel for the chain {[t.name for t in chain.flat()]}")
-    kernel, hp = found
+    """One step of torch's fused ``kernel`` with the arguments ``hp`` found by
+    :func:`torch_kernel` (state initialised by the caller)."""
     lr = float(value(group["lr"]))
     for idx in _by_device_dtype(params).values():
         ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
