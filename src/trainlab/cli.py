@@ -220,7 +220,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         )
     console = _console()
     reporter = ConsoleReporter(console, progress=False if args.no_progress else None)
-    trainer = Trainer(config, data, run, [reporter])
+    # the placement the run chose (maybe measured) is kept: the paths draw differently
+    trainer = Trainer(config, data, run, [reporter], placement=state.get("augment_placement"))
     trainer.load_state_dict(state)
     console.print(
         f"resuming {run.path} at epoch {trainer.epoch + 1}, step {trainer.step}"

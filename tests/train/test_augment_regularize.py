@@ -103,13 +103,13 @@ def test_drop_path_rate_reaches_the_model_constructor(tmp_path: Path) -> None:
 
 
 def test_worker_randaugment_resumes_bit_identically(tmp_path) -> None:
-    """CPU + data.num_workers > 0: RandAugment runs per image in the loader's threads, seeded
+    """augment.placement=worker: RandAugment runs per image in the loader's threads, seeded
     by (seed, epoch, index), so a stop/resume mid-epoch replays it exactly."""
     from trainlab.augment import PerImageRandAugment
     from trainlab.train.build import build_data
 
     over = ["model.args.widths=[8]", "train.epochs=2", "augment.randaugment_n=2",
-            "data.num_workers=2", f"runs_dir={tmp_path}"]  # fmt: skip
+            "data.num_workers=2", "augment.placement=worker", f"runs_dir={tmp_path}"]  # fmt: skip
 
     def trainer(name: str, callbacks=()) -> Trainer:
         config = load_config(overrides=[*over, f"name={name}"])

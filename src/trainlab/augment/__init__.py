@@ -23,7 +23,7 @@ from .photometric import (
     solarize,
 )
 from .pipeline import TrainAugment
-from .placement import augment_placement
+from .placement import Placement, PlacementChoice, augment_placement, measure_placement
 from .rand_augment import OPS, RandAugment, RandAugmentInfo, apply_op, op_parameter, rand_augment
 from .random_erasing import RandomErasing, random_erasing
 from .targets import mix_targets, soft_targets
@@ -34,6 +34,8 @@ __all__ = [
     "MixInfo",
     "Mixup",
     "PerImageRandAugment",
+    "Placement",
+    "PlacementChoice",
     "RandAugment",
     "RandAugmentInfo",
     "RandomErasing",
@@ -49,6 +51,7 @@ __all__ = [
     "cutmix",
     "equalize",
     "horizontal_flip",
+    "measure_placement",
     "mix",
     "mix_targets",
     "mixup",

@@ -45,7 +45,7 @@ class DataConfig(_Section):
         0,
         ge=0,
         description="threads that prepare training batches one step ahead; on a CPU, "
-        "RandAugment then runs image by image in them instead of on the batch",
+        "RandAugment can run image by image in them (see augment.placement)",
     )
     normalize: bool = Field(True, description="standardize inputs with train-split statistics")
 
@@ -240,6 +240,12 @@ class AugmentConfig(_Section):
     switch_prob: float = Field(0.5, ge=0, le=1, description="P(CutMix) when both are on")
     mix_prob: float = Field(1.0, ge=0, le=1, description="probability of mixing at all")
     mode: Literal["batch", "pair", "elem"] = Field("batch", description="mixing granularity")
+    placement: Literal["auto", "batch", "worker"] = Field(
+        "auto",
+        description="where RandAugment runs: 'batch' on the training device, 'worker' per image "
+        "in the data.num_workers loader threads (CPU only), 'auto' the faster, measured once "
+        "at the start on a CPU with workers (batch otherwise); a resumed run keeps its choice",
+    )
 
 
 class RegularizeConfig(_Section):

@@ -9,8 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainlab.augment import PerImageRandAugment, TrainAugment, augment_placement
-from trainlab.data import DataBundle, load_dataset
+from trainlab.augment import (
+    PerImageRandAugment,
+    Placement,
+    PlacementChoice,
+    TrainAugment,
+    augment_placement,
+    measure_placement,
+)
+from trainlab.data import BatchLoader, DataBundle, Split, load_dataset
 from trainlab.errors import ConfigError
 from trainlab.models import create_model, list_models, model_accepts
 from trainlab.optim import build_optimizer
@@ -55,15 +62,8 @@ def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> 
         ) from None
 
 
-def build_worker_transform(
-    config: Config, data: DataBundle, device: torch.device
-) -> PerImageRandAugment | None:
-    """RandAugment per image in the loader's workers, when `augment_placement` says so
-    (CPU training with `data.num_workers` > 0); None: it runs batched on the device."""
+def _per_image_randaugment(config: Config, data: DataBundle) -> PerImageRandAugment:
     a = config.augment
-    placement = augment_placement(device, config.data.num_workers)
-    if a.randaugment_n == 0 or placement != "worker" or len(data.in_shape) != 3:
-        return None
     return PerImageRandAugment(
         a.randaugment_n,
         a.randaugment_m,
@@ -72,6 +72,76 @@ def build_worker_transform(
         std=data.input_std,
         seed=config.seed,
     )
+
+
+def _measure_placement(config: Config, data: DataBundle, device: torch.device) -> PlacementChoice:
+    """Batched RandAugment against the loader's worker path on the first training batch.
+
+    Both paths are the ones the run would use, with throwaway state: a `TrainAugment` that
+    only does RandAugment (its own generator, unrelated to the run's) and the per-image
+    transform (stateless: one generator per image) mapped by a `BatchLoader` over
+    `data.num_workers` threads, exactly as training maps it. The run's random streams are
+    untouched, so an `auto` run equals the same run with the chosen placement set.
+    """
+    a = config.augment
+    n = min(config.data.batch_size, len(data.train))
+    # (n, C, H, W) standardized images, as the loader yields them
+    batch = Split(data.train.x[:n].to(device), data.train.y[:n].to(device))
+    batched = TrainAugment(
+        1,
+        mean=data.input_mean,
+        std=data.input_std,
+        randaugment_n=a.randaugment_n,
+        randaugment_m=a.randaugment_m,
+        randaugment_mstd=a.randaugment_mstd,
+        seed=config.seed,
+    )
+    loader = BatchLoader(
+        batch,
+        n,
+        transform=_per_image_randaugment(config, data),
+        num_workers=config.data.num_workers,
+    )
+    return measure_placement(lambda: batched(batch.x, batch.y), lambda: next(iter(loader)), n)
+
+
+def resolve_placement(
+    config: Config, data: DataBundle, device: torch.device, recorded: Placement | None = None
+) -> PlacementChoice | None:
+    """Where RandAugment runs (None: it is off, or the data are not images).
+
+    A resumed run's `recorded` placement wins; then `augment.placement = batch | worker` is
+    obeyed (`worker` needs a CPU and `data.num_workers > 0`); `auto` follows
+    `augment_placement`'s rule and, on a CPU with workers, measures both paths once
+    (`_measure_placement`).
+    """
+    a, workers = config.augment, config.data.num_workers
+    if a.placement == "worker" and (workers == 0 or device.type != "cpu"):
+        raise ConfigError(
+            f"augment.placement = 'worker' needs data.num_workers > 0 on a CPU device; got "
+            f"data.num_workers = {workers} on {device.type} (set augment.placement=batch or auto)"
+        )
+    if a.randaugment_n == 0 or len(data.in_shape) != 3:
+        return None
+    if recorded is not None:
+        return PlacementChoice(recorded, "recorded by the run")
+    if a.placement != "auto":
+        return PlacementChoice(a.placement, "augment.placement")
+    rule = augment_placement(device, workers)
+    if rule is not None:
+        why = "data.num_workers = 0" if device.type == "cpu" else f"on {device.type}"
+        return PlacementChoice(rule, why)
+    return _measure_placement(config, data, device)
+
+
+def build_worker_transform(
+    config: Config, data: DataBundle, placement: PlacementChoice | None
+) -> PerImageRandAugment | None:
+    """RandAugment per image in the loader's workers when `placement` says "worker";
+    None: it runs batched on the device (or is off)."""
+    if placement is None or placement.placement != "worker":
+        return None
+    return _per_image_randaugment(config, data)
 
 
 def build_augment(

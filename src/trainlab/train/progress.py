@@ -45,6 +45,7 @@ class ConsoleReporter(Callback):
             f"({len(t.data.train)}/{len(t.data.val)}/{len(t.data.test)} train/val/test, "
             f"{t.data.task}), {t.config.optim.name} lr={t.config.optim.lr:g}, "
             f"{t.config.train.epochs} epochs on {t.device}"
+            + (f"\n{t.placement}" if t.placement is not None else "")
             + (f"\nrun directory: {t.run.path}" if t.run else ""),
             soft_wrap=True,
         )

@@ -12,6 +12,7 @@ sums, best metric, history and every RNG. The data order is a pure function of
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab.augment import Placement, PlacementChoice
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
 from trainlab.losses import loss_from_config
@@ -37,6 +39,7 @@ from trainlab.train.build import (
     build_worker_transform,
     clip_gradients,
     resolve_device,
+    resolve_placement,
 )
 from trainlab.train.callbacks import Callback
 from trainlab.train.checkpoint import load_checkpoint, save_checkpoint
@@ -45,6 +48,8 @@ from trainlab.train.plots import plot_curves
 from trainlab.train.rng import rng_state, seed_everything, set_rng_state
 from trainlab.train.run_dir import RunDir
 from trainlab.train.signals import stop_on_signals
+
+log = logging.getLogger("trainlab.train")
 
 
 class TrainingInterrupted(Exception):
@@ -63,7 +68,13 @@ def configure_determinism(enabled: bool) -> None:
 
 
 class Trainer:
-    """Wires data, model, loss, optimizer and schedule from a `Config` and runs them."""
+    """Wires data, model, loss, optimizer and schedule from a `Config` and runs them.
+
+    `placement` is the RandAugment placement a resumed run recorded ("batch" or "worker"):
+    it is obeyed instead of `augment.placement`, and nothing is measured (`trainlab resume`
+    passes it). Without it, `auto` may measure both paths here; `load_state_dict` then
+    switches to the checkpoint's placement if it differs, so a resume stays exact either way.
+    """
 
     def __init__(
         self,
@@ -71,6 +82,8 @@ class Trainer:
         data: DataBundle,
         run: RunDir | None = None,
         callbacks: Sequence[Callback] = (),
+        *,
+        placement: Placement | None = None,
     ) -> None:
         self.config, self.run, self.callbacks = config, run, list(callbacks)
         self.device = resolve_device(config.train.device)
@@ -81,20 +94,18 @@ class Trainer:
         self.val_split: Split = data.val.to(self.device)
         self.model: nn.Module = self._build_model()
         self.loss_fn = self._build_loss()
-        self.worker_transform = build_worker_transform(config, data, self.device)
-        self.augment = build_augment(config, data, batch_randaugment=self.worker_transform is None)
-        mixes = self.augment is not None and self.augment.mixes
-        # Mixup/CutMix soft targets already carry the label smoothing: apply it once
-        self.train_loss_fn = self._build_loss(soft_targets_smoothed=True) if mixes else self.loss_fn
         self.train_loader = BatchLoader(
             self.train_split,
             config.data.batch_size,
             shuffle=True,
             drop_last=True,
             seed=config.seed,
-            transform=self.worker_transform,
             num_workers=config.data.num_workers,
         )
+        self._place_augment(resolve_placement(config, data, self.device, placement))
+        mixes = self.augment is not None and self.augment.mixes
+        # Mixup/CutMix soft targets already carry the label smoothing: apply it once
+        self.train_loss_fn = self._build_loss(soft_targets_smoothed=True) if mixes else self.loss_fn
         self.optimizer = build_optimizer_from_config(config, self.model)
         self.ema = build_ema(config, self.model)
         self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
@@ -116,6 +127,17 @@ class Trainer:
         self._stop = False
 
     # ----------------------------------------------------------------------- building
+    def _place_augment(self, placement: PlacementChoice | None) -> None:
+        """Put RandAugment where `placement` says: the loader's workers or the batch."""
+        self.placement = placement
+        if placement is not None:
+            log.info("%s", placement)
+        self.worker_transform = build_worker_transform(self.config, self.data, placement)
+        self.train_loader.transform = self.worker_transform
+        self.augment = build_augment(
+            self.config, self.data, batch_randaugment=self.worker_transform is None
+        )
+
     def _build_model(self) -> nn.Module:
         return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
 
@@ -312,10 +334,14 @@ class Trainer:
             "last_lr": float(self.last_lr),
             "rng": rng_state(),
             "augment": self.augment.state_dict() if self.augment is not None else None,
+            "augment_placement": self.placement.placement if self.placement else None,
             "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        recorded = state.get("augment_placement")
+        if self.placement is not None and recorded not in (None, self.placement.placement):
+            self._place_augment(PlacementChoice(recorded, "recorded by the run"))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
