@@ -11,14 +11,18 @@ choice of execution path:
   tensor, or several small ones), so data stays in cache between the ops while small
   tensors share the Python overhead: the fastest eager path on CPU;
 - ``"foreach"`` (``foreach=True``): the chain runs once over all parameters of a group;
-- ``"fused"`` (``fused=True``): torch's fused kernel when the chain is one torch has
-  (Adam, AdamW, SGD, Adagrad), otherwise the chain compiled by ``torch.compile``
-  (see :mod:`trainlab.optim.fused`).
+- ``"fused"`` (``fused=True``): one pass over memory per step. ``"torch_fused"``: torch's
+  fused kernel when the chain is one torch has (Adam, AdamW, SGD, Adagrad); on CPU
+  ``"cpu_kernel"``: trainlab's hand-written multi-tensor kernel when the chain is RMSprop,
+  Adadelta, Adamax, NAdam, ASGD or Rprop (see :mod:`trainlab.optim.cpu_kernels`); otherwise
+  ``"compiled"``: the chain compiled by ``torch.compile`` (see :mod:`trainlab.optim.fused`).
 
 Default (``foreach=None, fused=None``): torch's fused kernel when the chain has one; else, on
-CPU, the compiled chain for groups of at least ``AUTO_COMPILE_NUMEL`` elements (when a
-compiler works) and ``"chunked"`` below that; ``"foreach"`` on other devices.
-``fused=False`` keeps a group eager.
+CPU, trainlab's CPU kernel when the chain has one (and a C compiler built it), the compiled
+chain for other groups of at least ``AUTO_COMPILE_NUMEL`` elements (when a compiler works)
+and ``"chunked"`` below that; ``"foreach"`` on other devices. ``fused=False`` keeps a group
+eager. A parameter a kernel cannot take (non-contiguous, a gradient or state of another
+layout or dtype) is updated by the single-tensor path in the same step.
 """
 
 from __future__ import annotations
@@ -216,7 +220,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         _cpu.run(*kernel, group, params, grads, states)  # increments the steps itself
 
 
-#: a default (``fused=None``) CPU group without a torch kernel is compiled from this many
+#: a default (``fused=None``) CPU group without a torch or trainlab kernel is compiled from this many
 #: elements on: there the compiled step was 1.5-3x faster than torch's for-loop (see
 #: benchmarks/optim_step.py), which repays a cold compile (20-50 s, a few s from the cache)
 #: within a few thousand steps; smaller groups use the eager "chunked" path

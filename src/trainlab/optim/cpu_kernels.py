@@ -35,6 +35,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def _build(cc: str, out: Path) -> None:
         os.replace(so, out)  # atomic: a concurrent process sees the old file or the new one
 
 
+#: the last :func:`library` call: ``seconds`` spent compiling (0.0 when the cached library was
+#: loaded) and the library's ``path``
+BUILD: dict[str, Any] = {"seconds": 0.0, "path": None}
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernels (built on first use, then loaded from the cache), or None."""
@@ -118,9 +124,14 @@ def library() -> ctypes.CDLL | None:
             "\0".join([SOURCE.read_text(), " ".join(FLAGS), version, _cpu_signature()]).encode()
         ).hexdigest()[:20]
         out = cache_dir() / f"optim_{key}.so"
+        BUILD["seconds"] = 0.0
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
             _build(cc, out)
+            BUILD["seconds"] = time.perf_counter() - t0
+            log.info("built trainlab's CPU optimizer kernels in %.1f s (%s)", BUILD["seconds"], out)
+        BUILD["path"] = str(out)
         return ctypes.CDLL(str(out))
     except (OSError, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", "") or err
