@@ -51,4 +51,4 @@ class PerImageRandAugment:
             magnitude_std=self.magnitude_std,
             generator=g,
         )
-        return (out - mean) / std  # type: ignore[operator]
+        return (out - mean) / std  # type: ignore[operator,return-value]

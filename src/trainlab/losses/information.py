@@ -22,6 +22,8 @@ and KL are +inf, as in the mathematics.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -142,6 +144,9 @@ def kl_divergence(
 
 class _TwoDistributionLoss(LossModule):
     """Module form of a loss of two distributions; forward(p, q) (target first, as the maths)."""
+
+    #: the functional form (a staticmethod in each subclass)
+    loss: ClassVar[Callable[..., Tensor]]
 
     def __init__(
         self,

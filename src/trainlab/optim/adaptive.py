@@ -12,6 +12,7 @@ from torch import Tensor
 from trainlab.optim.core import (
     Context,
     State,
+    Tensors,
     Transform,
     _quotient,
     _scalar,
@@ -31,7 +32,7 @@ def scale_by_rms(
     (F4:351)."""
     names = ("square_avg", "grad_avg") if centered else ("square_avg",)
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         sq = [s["square_avg"] for s in ctx.states]
         torch._foreach_mul_(sq, alpha)
         torch._foreach_addcmul_(sq, u, u, value=1 - alpha)
@@ -71,7 +72,7 @@ def scale_by_adagrad(
             param, initial_accumulator_value, memory_format=torch.preserve_format
         )
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         sums = [s["sum"] for s in ctx.states]
         torch._foreach_addcmul_(sums, u, u, value=1)
         if eps_in_sqrt:
@@ -95,7 +96,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
     ``v <- rho v + (1-rho) u^2``, ``d <- sqrt(D + eps) / sqrt(v + eps) * u``,
     ``D <- rho D + (1-rho) d^2``, ``u <- d`` (the lr, default 1.0, scales it afterwards)."""
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         sq = [s["square_avg"] for s in ctx.states]
         acc = [s["acc_delta"] for s in ctx.states]
         torch._foreach_mul_(sq, rho)
@@ -123,7 +124,7 @@ def scale_by_adam(
     is used in place of ``v``), ``u <- (m / (1-b1^t)) / (sqrt(v) / sqrt(1-b2^t) + eps)``."""
     names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         m = [s["exp_avg"] for s in ctx.states]
         v = [s["exp_avg_sq"] for s in ctx.states]
         torch._foreach_lerp_(m, u, 1 - b1)
@@ -146,7 +147,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
     """Adamax (Kingma & Ba 2015 sec. 7; torch.optim.Adamax; notes F4:433-475):
     ``m <- b1 m + (1-b1) u``, ``n <- max(b2 n, |u| + eps)``, ``u <- m / n / (1 - b1^t)``."""
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         m = [s["exp_avg"] for s in ctx.states]
         n = [s["exp_inf"] for s in ctx.states]
         torch._foreach_lerp_(m, u, 1 - b1)
@@ -172,7 +173,7 @@ def scale_by_nadam(
         state["mu_product"] = _scalar(1.0)
         _zeros("exp_avg", "exp_avg_sq")(param, state)
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         m = [s["exp_avg"] for s in ctx.states]
         v = [s["exp_avg_sq"] for s in ctx.states]
         mus = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay)), ctx.steps)

@@ -121,12 +121,12 @@ class ChainOptimizer(torch.optim.Optimizer):
         on_cpu = all(p.is_cpu for p in params)
         default = group["foreach"] is None and group["fused"] is None
         if params and (group["fused"] or default):
-            found = _fused.torch_kernel(chain, params)
-            if found is not None:
-                return "torch_fused", found
-            found = _cpu.match(chain) if on_cpu else None
-            if found is not None and _cpu.available():
-                return "cpu_kernel", found
+            torch_found = _fused.torch_kernel(chain, params)
+            if torch_found is not None:
+                return "torch_fused", torch_found
+            cpu_found = _cpu.match(chain) if on_cpu else None
+            if cpu_found is not None and _cpu.available():
+                return "cpu_kernel", cpu_found
         if group["fused"]:
             return "compiled", None
         if default:
@@ -175,7 +175,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             if path == "torch_fused":
                 ok = [_fused.kernel_safe(*x) for x in zip(params, grads, states, strict=True)]
             else:
-                ok = _cpu.kernel_safe(*kernel, params, grads, states)
+                ok = _cpu.kernel_safe(kernel[0], kernel[1], params, grads, states)
             pick = lambda xs, flag: [x for x, o in zip(xs, ok, strict=True) if o == flag]  # noqa: E731
             if any(ok):
                 self._run_kernel(path, kernel, group, pick(params, True), pick(grads, True),
@@ -214,10 +214,11 @@ class ChainOptimizer(torch.optim.Optimizer):
         states: list[dict[str, Any]],
     ) -> None:
         """One step through torch's fused kernel or one of trainlab's CPU kernels."""
+        name, info = kernel
         if path == "torch_fused":
-            _fused.run_torch_kernel(*kernel, group, params, grads, states)
+            _fused.run_torch_kernel(name, info, group, params, grads, states)
             return
-        _cpu.run(*kernel, group, params, grads, states)  # increments the steps itself
+        _cpu.run(name, info, group, params, grads, states)  # increments the steps itself
 
 
 #: a default (``fused=None``) CPU group without a torch or trainlab kernel is compiled from this many

@@ -17,6 +17,9 @@ from torch import Tensor
 
 State = dict[str, Any]
 
+#: updates: a list, or the tuple a ``torch._foreach_*`` op returned
+Tensors = list[Tensor] | tuple[Tensor, ...]
+
 
 def value(x: Any) -> Any:
     """A 0-d tensor as a Python number in eager mode; unchanged while compiling."""
@@ -78,8 +81,8 @@ class Context:
 
 
 def _quotient(
-    update: Any, num: list[Tensor], den: list[Tensor], factors: list[Any] | None, ctx: Context
-) -> list[Tensor]:
+    update: Any, num: Tensors, den: Tensors, factors: list[Any] | None, ctx: Context
+) -> Tensors:
     """Return ``factors * num / den``: left as a pending quotient when ``update`` is the
     transform just before a deferred ``scale_by_lr`` (one pass instead of three)."""
     if ctx.defer_div is update:
@@ -93,7 +96,7 @@ def _quotient(
     return out
 
 
-Update = Callable[[list[Tensor], Context], list[Tensor]]
+Update = Callable[[Tensors, Context], Tensors]
 
 
 def _no_init(param: Tensor, state: State) -> None:
@@ -126,7 +129,7 @@ def chain(*transforms: Transform) -> Transform:
         for t in ts:
             t.init(param, state)
 
-    def update(updates: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(updates: Tensors, ctx: Context) -> Tensors:
         for t in ts:
             updates = t.update(updates, ctx)
         return updates
@@ -139,7 +142,7 @@ def chain(*transforms: Transform) -> Transform:
     return Transform("chain", update, init, after, {"transforms": ts})
 
 
-def _own(updates: list[Tensor], ctx: Context) -> list[Tensor]:
+def _own(updates: Tensors, ctx: Context) -> Tensors:
     """Updates the chain may modify in place (copies them the first time)."""
     if ctx.owned:
         return updates

@@ -178,7 +178,7 @@ _ARGS: dict[str, type[ctypes.Structure]] = {
 }
 
 #: the 0-d state scalars besides ``step`` that a kernel reads and writes (C's s1, s2)
-_SCALARS = {"nadam": ("mu_product",), "asgd": ("eta", "mu")}
+_SCALARS: dict[str, tuple[str, ...]] = {"nadam": ("mu_product",), "asgd": ("eta", "mu")}
 
 # --------------------------------------------------------------------------- matching
 
@@ -194,6 +194,14 @@ def _rmsprop_core(core: tuple[Transform, ...]) -> bool:
     return tr["zero_init"] and tr["dampening"] == 0 and not tr["nesterov"]
 
 
+#: kernels whose chain is a single adaptive transform between the decay and the lr
+_SIMPLE: dict[tuple[str, ...], str] = {
+    ("scale_by_adadelta",): "adadelta",
+    ("scale_by_adamax",): "adamax",
+    ("scale_by_nadam",): "nadam",
+}
+
+
 def match(chain: Transform) -> tuple[str, ChainForm] | None:
     """``(kernel, form)`` when a kernel computes ``chain``, else None."""
     form = chain_form(chain)
@@ -201,8 +209,7 @@ def match(chain: Transform) -> tuple[str, ChainForm] | None:
     if form.lr and not form.tail and form.decay in (None, _DECAY):
         if _rmsprop_core(form.core):
             return "rmsprop", form
-        kernel = {("scale_by_adadelta",): "adadelta", ("scale_by_adamax",): "adamax",
-                  ("scale_by_nadam",): "nadam"}.get(names)  # fmt: skip
+        kernel = _SIMPLE.get(names)
         return (kernel, form) if kernel else None
     tail = tuple(t.name for t in form.tail)
     if names == ("scale_by_asgd",) and not form.lr and tail == ("average_iterates",):

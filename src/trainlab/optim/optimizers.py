@@ -248,7 +248,7 @@ def _lr_weight_decay(weight_decay: float) -> Transform:
     """``u <- u - lr * wd * w``: decoupled decay after an update that already holds its
     step size (ASGD's eta)."""
 
-    def update(u: list[Tensor], ctx: T.Context) -> list[Tensor]:
+    def update(u: T.Tensors, ctx: T.Context) -> T.Tensors:
         if weight_decay == 0:
             return u
         u = _own(u, ctx)

@@ -11,6 +11,7 @@ from torch import Tensor
 from trainlab.optim.core import (
     Context,
     State,
+    Tensors,
     Transform,
     _scalar,
     value,
@@ -26,7 +27,7 @@ def scale_by_asgd(lambd: float = 1e-4, alpha: float = 0.75, lr: float | Tensor =
     def init(param: Tensor, state: State) -> None:
         state["eta"] = _scalar(float(value(lr)), param.device)
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         etas = [value(s["eta"]) for s in ctx.states]
         if ctx.final is update:  # write w directly, as torch does (two passes, no temporary)
             torch._foreach_mul_(ctx.params, [1 - lambd * e for e in etas])
@@ -64,7 +65,7 @@ def average_iterates(t0: float = 1e6) -> Transform:
                 ax.copy_(p)
             mu.copy_(torch.as_tensor(1 / max(1, value(t) - t0)))
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         return u
 
     return Transform("average_iterates", update, init, after, hparams={"t0": t0})
@@ -88,10 +89,10 @@ def scale_by_rprop(
             param, float(value(lr)), memory_format=torch.preserve_format
         )
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         prevs = [s["prev"] for s in ctx.states]
         sizes = [s["step_size"] for s in ctx.states]
-        out = []
+        out: list[Tensor] = []
         for g, prev, size in zip(u, prevs, sizes, strict=True):
             sign = g.mul(prev).sign()
             sign = torch.where(sign.gt(0), eta_plus, sign)

@@ -32,6 +32,7 @@ from trainlab.optim.adaptive import (
 from trainlab.optim.core import (
     Context,
     State,
+    Tensors,
     Transform,
     Update,
     _own,
@@ -44,6 +45,7 @@ from trainlab.optim.stepsize import average_iterates, scale_by_asgd, scale_by_rp
 __all__ = [
     "Context",
     "State",
+    "Tensors",
     "Transform",
     "Update",
     "add_decayed_weights",
@@ -68,7 +70,7 @@ __all__ = [
 def scale(factor: float) -> Transform:
     """``u <- factor * u`` (``scale(-1.0)`` implements torch's ``maximize``)."""
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         if factor == -1.0 and not ctx.owned:
             ctx.owned = True
             return torch._foreach_neg(u)
@@ -84,7 +86,7 @@ def add_decayed_weights(weight_decay: float) -> Transform:
     after it (just before ``scale_by_lr``) it is decoupled weight decay
     ``w <- w - lr * wd * w`` (AdamW, Loshchilov & Hutter 2019; notes F0:324-384, F1)."""
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         if weight_decay == 0:
             return u
         if ctx.owned:
@@ -99,7 +101,7 @@ def add_decayed_weights(weight_decay: float) -> Transform:
 def scale_by_lr(lr: float | Tensor | None = None) -> Transform:
     """``u <- -lr * u`` with ``lr`` read from the param group at this step (or fixed)."""
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         rate = value(ctx.lr if lr is None else lr)
         if ctx.defer_lr:
             ctx.alpha = -rate
@@ -130,7 +132,7 @@ def trace(
         if zero_init:
             state[buffer] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         if momentum == 0:
             return u
         old_i = [i for i, s in enumerate(ctx.states) if s.get(buffer) is not None]

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from trainlab.optim import transforms as T
 from trainlab.optim.base import ChainOptimizer, check_nonneg
-from trainlab.optim.transforms import Context, State, Transform
+from trainlab.optim.transforms import Context, State, Tensors, Transform
 
 
 def trace_velocity(momentum: float) -> Transform:
@@ -37,7 +37,7 @@ def trace_velocity(momentum: float) -> Transform:
     def init(param: Tensor, state: State) -> None:
         state["velocity"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         v = [s["velocity"] for s in ctx.states]
         torch._foreach_mul_(v, momentum)
         torch._foreach_add_(v, u, alpha=-T.value(ctx.lr))
@@ -55,7 +55,7 @@ def nesterov_lookahead(momentum: float) -> Transform:
         state["velocity"] = torch.zeros_like(param, memory_format=torch.preserve_format)
         state["theta"] = param.detach().clone()
 
-    def update(u: list[Tensor], ctx: Context) -> list[Tensor]:
+    def update(u: Tensors, ctx: Context) -> Tensors:
         lr = T.value(ctx.lr)
         v = [s["velocity"] for s in ctx.states]
         theta = [s["theta"] for s in ctx.states]
