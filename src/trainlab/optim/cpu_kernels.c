@@ -96,10 +96,17 @@ static int NAME(with_coef)(common_args *c, int64_t per_tensor) {
   return per_tensor == 0 || c->coef != NULL;
 }
 
+/* the kernels without per-tensor coefficients: step counters, then the element pass */
+static int NAME(steps_then_spans)(common_args *c, span_fn fn, const void *x, int nthreads) {
+  for (int64_t k = 0; k < c->n; k++) next_step(c, k);
+  NAME(run_spans)(c->n, c->numel, nthreads, fn, x);
+  return 0;
+}
+
 /* The shared prologue and epilogue as loop-invariant coefficients, so the loops have no
  * branches and vectorize: g <- sgn g + l2 w (maximize: sgn = -1; L2 decay: l2 = wd) and
  * w <- w - lr (u + dwd w) (decoupled decay: dwd = wd). Multiplying by 1 or adding 0 * w
- * changes nothing for finite weights. Each loop is compiled twice (PLAIN_OR_NOT): for the
+ * changes nothing for finite weights. Each loop is compiled twice (PLAIN_SPAN): for the
  * common case without maximize and weight decay ("plain", the prologue is g <- g and the
  * epilogue w <- w - lr u, fewer operations per element), and for the general case. */
 typedef struct {
@@ -124,14 +131,15 @@ static inline T NAME(apply)(coefs cf, int plain, T u, T p) {
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* call loop(x, k, s, e, plain) with plain a compile-time constant */
-#define PLAIN_OR_NOT(loop, x, k, s, e)      \
-  do {                                      \
-    if (is_plain(&(x)->c))                  \
-      loop(x, k, s, e, 1);                  \
-    else                                    \
-      loop(x, k, s, e, 0);                  \
-  } while (0)
+/* the span function of kernel `name`: its loop with plain a compile-time constant */
+#define PLAIN_SPAN(name)                                                          \
+  static void NAME(name##_span)(const void *va, int64_t k, int64_t s, int64_t e) { \
+    const name##_args *x = va;                                                    \
+    if (is_plain(&x->c))                                                          \
+      NAME(name##_loop)(x, k, s, e, 1);                                           \
+    else                                                                          \
+      NAME(name##_loop)(x, k, s, e, 0);                                           \
+  }
 
 /* torch.lerp's formula: start + w (end - start), or end - (end - start)(1 - w) for w >= 0.5 */
 static inline T NAME(lerp)(T start, T end, T w) {
@@ -198,9 +206,7 @@ static void NAME(rmsprop_span)(const void *va, int64_t k, int64_t s, int64_t e) 
 }
 
 int NAME(rmsprop)(rmsprop_args *x, int nthreads) {
-  for (int64_t k = 0; k < x->c.n; k++) next_step(&x->c, k);
-  NAME(run_spans)(x->c.n, x->c.numel, nthreads, NAME(rmsprop_span), x);
-  return 0;
+  return NAME(steps_then_spans)(&x->c, NAME(rmsprop_span), x, nthreads);
 }
 
 /* ----------------------------------------------------------------------- Adadelta */
@@ -228,15 +234,10 @@ INLINE void NAME(adadelta_loop)(const adadelta_args *x, int64_t k, int64_t s, in
   }
 }
 
-static void NAME(adadelta_span)(const void *va, int64_t k, int64_t s, int64_t e) {
-  const adadelta_args *x = va;
-  PLAIN_OR_NOT(NAME(adadelta_loop), x, k, s, e);
-}
+PLAIN_SPAN(adadelta)
 
 int NAME(adadelta)(adadelta_args *x, int nthreads) {
-  for (int64_t k = 0; k < x->c.n; k++) next_step(&x->c, k);
-  NAME(run_spans)(x->c.n, x->c.numel, nthreads, NAME(adadelta_span), x);
-  return 0;
+  return NAME(steps_then_spans)(&x->c, NAME(adadelta_span), x, nthreads);
 }
 
 /* ----------------------------------------------------------------------- Adamax */
@@ -264,10 +265,7 @@ INLINE void NAME(adamax_loop)(const adamax_args *x, int64_t k, int64_t s, int64_
   }
 }
 
-static void NAME(adamax_span)(const void *va, int64_t k, int64_t s, int64_t e) {
-  const adamax_args *x = va;
-  PLAIN_OR_NOT(NAME(adamax_loop), x, k, s, e);
-}
+PLAIN_SPAN(adamax)
 
 int NAME(adamax)(adamax_args *x, int nthreads) {
   if (!NAME(with_coef)(&x->c, 1)) return -1;
@@ -306,10 +304,7 @@ INLINE void NAME(nadam_loop)(const nadam_args *x, int64_t k, int64_t s, int64_t 
   }
 }
 
-static void NAME(nadam_span)(const void *va, int64_t k, int64_t s, int64_t e) {
-  const nadam_args *x = va;
-  PLAIN_OR_NOT(NAME(nadam_loop), x, k, s, e);
-}
+PLAIN_SPAN(nadam)
 
 int NAME(nadam)(nadam_args *x, int nthreads) {
   common_args *c = &x->c;
@@ -387,10 +382,7 @@ INLINE void NAME(asgd_loop)(const asgd_args *x, int64_t k, int64_t s, int64_t e,
   }
 }
 
-static void NAME(asgd_span)(const void *va, int64_t k, int64_t s, int64_t e) {
-  const asgd_args *x = va;
-  PLAIN_OR_NOT(NAME(asgd_loop), x, k, s, e);
-}
+PLAIN_SPAN(asgd)
 
 int NAME(asgd)(asgd_args *x, int nthreads) {
   common_args *c = &x->c;
@@ -444,7 +436,5 @@ static void NAME(rprop_span)(const void *va, int64_t k, int64_t s, int64_t e) {
 }
 
 int NAME(rprop)(rprop_args *x, int nthreads) {
-  for (int64_t k = 0; k < x->c.n; k++) next_step(&x->c, k);
-  NAME(run_spans)(x->c.n, x->c.numel, nthreads, NAME(rprop_span), x);
-  return 0;
+  return NAME(steps_then_spans)(&x->c, NAME(rprop_span), x, nthreads);
 }
