@@ -316,13 +316,15 @@ def run(
     if lib is None:
         raise RuntimeError("trainlab's CPU optimizer kernels are not available here")
     extra = _SCALARS.get(kernel, ())
+    dtypes = [set(map(_dtype, params)), {s["step"].dtype for s in states}]
+    dtypes += [{s[c].dtype for s in states} for c in extra]
+    if all(len(d) == 1 for d in dtypes):  # the usual case: one call
+        _call(lib, kernel, form, group, params, grads, states)
+        return
     groups: dict[tuple, list[int]] = {}
     for i, (p, s) in enumerate(zip(params, states, strict=True)):
         key = (p.dtype, s["step"].dtype, *(s[c].dtype for c in extra))
         groups.setdefault(key, []).append(i)
-    if len(groups) == 1:
-        _call(lib, kernel, form, group, params, grads, states)
-        return
     for idx in groups.values():
         ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
         _call(lib, kernel, form, group, ps, gs, ss)
