@@ -197,6 +197,14 @@ def scale_by_nadam(
         denom = torch._foreach_div(v, per_tensor(lambda t: 1 - b2**t, ctx.steps))
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, eps)
+        if ctx.defer_div is update and ctx.decay_in_place is None:
+            # just before the deferred lr: write w in two passes without temporaries, as
+            # torch does: w += -lr c_g u / d, then w += -lr c_m m / d
+            lr = value(ctx.lr)
+            torch._foreach_addcdiv_(ctx.params, u, denom, [-lr * c for c in c_g])
+            torch._foreach_addcdiv_(ctx.params, m, denom, [-lr * c for c in c_m])
+            ctx.applied = True
+            return u
         out = torch._foreach_mul(u, c_g)
         torch._foreach_add_(out, torch._foreach_mul(m, c_m))
         torch._foreach_div_(out, denom)

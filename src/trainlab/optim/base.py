@@ -269,6 +269,10 @@ def apply_chain(
     ctx.defer_lr = defer_lr and leaves[-1].name == "scale_by_lr"
     if ctx.defer_lr and len(leaves) > 1:
         ctx.defer_div = leaves[-2].update
+        if leaves[-2].name == "add_decayed_weights" and len(leaves) > 2:
+            # decoupled decay just before the lr scales the weights itself (w *= 1 - lr wd,
+            # as torch's AdamW), so the transform before it may still leave a quotient
+            ctx.decay_in_place, ctx.defer_div = leaves[-2].update, leaves[-3].update
     if defer_lr:  # eager: the last transform that changes the updates may write the params
         last = [t for t in leaves if t.name != "average_iterates"]
         ctx.final = last[-1].update if last and last[-1].name != "scale_by_lr" else None

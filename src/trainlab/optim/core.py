@@ -78,6 +78,9 @@ class Context:
     #: eager chain); it then sets ``applied`` and the optimizer adds nothing
     final: Any = None
     applied: bool = False
+    #: the ``add_decayed_weights`` update just before a deferred ``scale_by_lr`` (decoupled
+    #: decay): it applies ``w *= 1 - lr wd`` to the weights itself, before the update is added
+    decay_in_place: Any = None
 
 
 def _quotient(

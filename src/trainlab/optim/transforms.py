@@ -84,10 +84,14 @@ def scale(factor: float) -> Transform:
 def add_decayed_weights(weight_decay: float) -> Transform:
     """``u <- u + wd * w``. Before an adaptive scaling this is L2 regularization (Adam);
     after it (just before ``scale_by_lr``) it is decoupled weight decay
-    ``w <- w - lr * wd * w`` (AdamW, Loshchilov & Hutter 2019; notes F0:324-384, F1)."""
+    ``w <- w - lr * wd * w`` (AdamW, Loshchilov & Hutter 2019; notes F0:324-384, F1), which
+    the eager paths apply as torch's AdamW does: ``w <- w (1 - lr wd)``, then ``w -= lr u``."""
 
     def update(u: Tensors, ctx: Context) -> Tensors:
         if weight_decay == 0:
+            return u
+        if ctx.decay_in_place is update:  # w - lr (u + wd w) = w (1 - lr wd) - lr u
+            torch._foreach_mul_(ctx.params, 1 - value(ctx.lr) * weight_decay)
             return u
         if ctx.owned:
             torch._foreach_add_(u, ctx.params, alpha=weight_decay)
