@@ -176,13 +176,12 @@ class ChainOptimizer(torch.optim.Optimizer):
                 ok = [_fused.kernel_safe(*x) for x in zip(params, grads, states, strict=True)]
             else:
                 ok = _cpu.kernel_safe(kernel[0], kernel[1], params, grads, states)
-            pick = lambda xs, flag: [x for x, o in zip(xs, ok, strict=True) if o == flag]  # noqa: E731
-            if any(ok):
-                self._run_kernel(path, kernel, group, pick(params, True), pick(grads, True),
-                                 pick(states, True))  # fmt: skip
-            if all(ok):
+            parts = _fused.split_by(ok, params, grads, states)
+            if True in parts:
+                self._run_kernel(path, kernel, group, *parts[True])
+            if False not in parts:
                 return
-            params, grads, states = pick(params, False), pick(grads, False), pick(states, False)
+            params, grads, states = parts[False]
             path = "single"
         steps = [st["step"] for st in states] if self.has_step else []
         if steps:

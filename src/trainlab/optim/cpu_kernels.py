@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from trainlab.optim.fused import ChainForm, chain_form
+from trainlab.optim.fused import ChainForm, chain_form, split_by
 from trainlab.optim.transforms import Transform, value
 
 log = logging.getLogger("trainlab.optim")
@@ -248,24 +248,35 @@ def kernel_safe(
     the kernel's other 0-d scalars, all of one dtype) one-element float32 or float64 CPU
     tensors. (The check runs on whole lists first; per parameter only when that fails.)"""
     names, extra = buffers(kernel, form), _SCALARS.get(kernel, ())
+    if _all_safe(names, extra, params, grads, states):
+        return [True] * len(params)
+    return [
+        _all_safe(names, extra, [p], [g], [s])
+        for p, g, s in zip(params, grads, states, strict=True)
+    ]
+
+
+def _all_safe(
+    names: tuple[str, ...],
+    extra: tuple[str, ...],
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+) -> bool:
+    """:func:`kernel_safe` for all of ``params`` at once (one dtype among all tensors)."""
     try:
         rows = [params, grads, *([s[b] for s in states] for b in names)]
-        steps, scalars = [s["step"] for s in states], [s[c] for c in extra for s in states]
         flat = [t for row in rows for t in row]
         sizes = list(map(Tensor.numel, params))
-        if (
+        return (
             all(map(Tensor.is_contiguous, flat)) and all(map(_is_cpu, flat))
             and len(dtypes := set(map(_dtype, flat))) == 1 and dtypes <= _DTYPES.keys()
             and all(list(map(Tensor.numel, row)) == sizes for row in rows[1:])
-            and _scalars_ok(steps) and _scalars_ok(scalars)
-        ):  # fmt: skip
-            return [True] * len(params)
-    except (KeyError, TypeError):  # a buffer missing or not a tensor: look at each parameter
-        pass
-    return [
-        _one_safe(names, ("step", *extra), p, g, s)
-        for p, g, s in zip(params, grads, states, strict=True)
-    ]
+            and _scalars_ok([s["step"] for s in states])
+            and _scalars_ok([s[c] for c in extra for s in states])
+        )  # fmt: skip
+    except (KeyError, TypeError, AttributeError):  # a buffer missing or not a tensor
+        return False
 
 
 def _scalars_ok(xs: list[Tensor]) -> bool:
@@ -274,20 +285,6 @@ def _scalars_ok(xs: list[Tensor]) -> bool:
         all(map(_is_cpu, xs)) and set(map(Tensor.numel, xs)) == {1}
         and len(dtypes := set(map(_dtype, xs))) == 1 and dtypes <= _DTYPES.keys()
     )  # fmt: skip
-
-
-def _one_safe(
-    names: tuple[str, ...], scalars: tuple[str, ...], p: Tensor, g: Tensor, s: dict
-) -> bool:
-    try:
-        ts = [p, g, *(s[b] for b in names)]
-        n = p.numel()
-        return (
-            all(t.dtype == p.dtype and t.numel() == n and t.is_cpu and t.is_contiguous() for t in ts)
-            and p.dtype in _DTYPES and _scalars_ok([s["step"]]) and _scalars_ok([s[c] for c in scalars[1:]])
-        )  # fmt: skip
-    except (KeyError, AttributeError, TypeError):
-        return False
 
 
 # --------------------------------------------------------------------------- running
@@ -316,17 +313,9 @@ def run(
     if lib is None:
         raise RuntimeError("trainlab's CPU optimizer kernels are not available here")
     extra = _SCALARS.get(kernel, ())
-    dtypes = [set(map(_dtype, params)), {s["step"].dtype for s in states}]
-    dtypes += [{s[c].dtype for s in states} for c in extra]
-    if all(len(d) == 1 for d in dtypes):  # the usual case: one call
-        _call(lib, kernel, form, group, params, grads, states)
-        return
-    groups: dict[tuple, list[int]] = {}
-    for i, (p, s) in enumerate(zip(params, states, strict=True)):
-        key = (p.dtype, s["step"].dtype, *(s[c].dtype for c in extra))
-        groups.setdefault(key, []).append(i)
-    for idx in groups.values():
-        ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
+    keys = ((p.dtype, s["step"].dtype, *(s[c].dtype for c in extra))
+            for p, s in zip(params, states, strict=True))  # fmt: skip
+    for ps, gs, ss in split_by(keys, params, grads, states).values():
         _call(lib, kernel, form, group, ps, gs, ss)
 
 

@@ -22,7 +22,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,11 +130,16 @@ def kernel_safe(param: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
     return all(t.is_contiguous() for t in tensors)
 
 
-def _by_device_dtype(params: list[Tensor]) -> dict[tuple[Any, Any], list[int]]:
-    out: dict[tuple[Any, Any], list[int]] = {}
-    for i, p in enumerate(params):
-        out.setdefault((p.device, p.dtype), []).append(i)
-    return out
+def split_by(keys: Iterable[Hashable], *lists: list) -> dict[Any, tuple[list, ...]]:
+    """``lists`` (of equal length) cut into sublists by ``keys`` (one per element), in the
+    order the keys first appear: ``{key: (sublist of each list)}``; with a single key, the
+    lists themselves."""
+    index: dict[Any, list[int]] = {}
+    for i, k in enumerate(keys):
+        index.setdefault(k, []).append(i)
+    if len(index) == 1:
+        return {next(iter(index)): lists}
+    return {k: tuple([xs[i] for i in idx] for xs in lists) for k, idx in index.items()}
 
 
 def _kernel_steps(params: list[Tensor], states: list[dict[str, Any]]) -> list[Tensor]:
@@ -157,8 +162,8 @@ def run_torch_kernel(
     """One step of torch's fused ``kernel`` with the arguments ``hp`` found by
     :func:`torch_kernel` (state initialised by the caller)."""
     lr = float(value(group["lr"]))
-    for idx in _by_device_dtype(params).values():
-        ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
+    devices_dtypes = ((p.device, p.dtype) for p in params)
+    for ps, gs, ss in split_by(devices_dtypes, params, grads, states).values():
         if kernel in ("adam", "adamw"):
             steps = _kernel_steps(ps, ss)
             torch._foreach_add_(steps, 1)
@@ -183,17 +188,16 @@ def _sgd(ps: list[Tensor], gs: list[Tensor], ss: list[dict[str, Any]], lr: float
         torch._fused_sgd_(ps, gs, [], lr=lr, is_first_step=False, **kw)
         return
     # the kernel's first step (buffer <- grad) is all-or-nothing: split new from old buffers
-    new = [s.get("momentum_buffer") is None for s in ss]
+    parts = split_by((s.get("momentum_buffer") is None for s in ss), ps, gs, ss)
     for first in (True, False):
-        idx = [i for i, n in enumerate(new) if n == first]
-        if not idx:
+        if first not in parts:
             continue
+        p_, g_, s_ = parts[first]
         if first:
-            for i in idx:
-                ss[i]["momentum_buffer"] = torch.empty_like(gs[i])
-        bufs = [ss[i]["momentum_buffer"] for i in idx]
-        torch._fused_sgd_([ps[i] for i in idx], [gs[i] for i in idx], bufs, lr=lr,
-                          is_first_step=first, **kw)  # fmt: skip
+            for s, g in zip(s_, g_, strict=True):
+                s["momentum_buffer"] = torch.empty_like(g)
+        bufs = [s["momentum_buffer"] for s in s_]
+        torch._fused_sgd_(p_, g_, bufs, lr=lr, is_first_step=first, **kw)
 
 
 # --------------------------------------------------------------------------- compiled
