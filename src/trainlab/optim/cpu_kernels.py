@@ -346,23 +346,17 @@ def _call(
                      int(form.maximize), int(form.decoupled), int(steps[0].dtype == f64),
                      int(bool(extra) and extra[0][0].dtype == f64), None)  # fmt: skip
     fields: dict[str, Any] = {b: arr([s[b] for s in states]) for b in buffers(kernel, form)}
-    hp = form.core[0].hparams
-    if kernel == "rmsprop":
-        momentum = form.core[1].hparams["momentum"] if len(form.core) > 1 else 0.0
-        fields.update(alpha=hp["alpha"], eps=hp["eps"], momentum=momentum,
-                      centered=int(hp["centered"]), eps_in_sqrt=int(hp["eps_in_sqrt"]))  # fmt: skip
-    elif kernel == "adadelta":
-        fields.update(rho=hp["rho"], eps=hp["eps"])
-    elif kernel == "adamax":
-        fields.update(b1=hp["b1"], b2=hp["b2"], eps=hp["eps"])
-    elif kernel == "nadam":
-        fields.update(b1=hp["b1"], b2=hp["b2"], eps=hp["eps"], momentum_decay=hp["momentum_decay"])
-    elif kernel == "asgd":
-        fields.update(lambd=hp["lambd"], alpha=hp["alpha"], t0=form.tail[0].hparams["t0"])
-    elif kernel == "rprop":
-        (eta_minus, eta_plus), (lo, hi) = hp["etas"], hp["step_sizes"]
-        fields.update(eta_minus=eta_minus, eta_plus=eta_plus, step_min=lo, step_max=hi)
-    args = _ARGS[kernel](common, **fields)
+    # the struct's hyperparameters by name, from the chain's transforms (ASGD's t0 from
+    # average_iterates, RMSprop's momentum from trace: 0 without one)
+    hp = {"momentum": 0.0, **{k: v for t in (*form.core, *form.tail) for k, v in t.hparams.items()}}
+    if kernel == "rprop":
+        (hp["eta_minus"], hp["eta_plus"]), (hp["step_min"], hp["step_max"]) = (
+            hp["etas"],
+            hp["step_sizes"],
+        )
+    struct = _ARGS[kernel]
+    fields.update({f[0]: hp[f[0]] for f in struct._fields_[1:] if f[1] is not _P})
+    args = struct(common, **fields)
     fn = getattr(lib, kernel + _DTYPES[params[0].dtype])
     if fn(ctypes.byref(args), _threads(sum(numels))) != 0:
         raise MemoryError(f"{kernel} kernel: could not allocate its per-tensor coefficients")
