@@ -350,10 +350,8 @@ def _call(
     # average_iterates, RMSprop's momentum from trace: 0 without one)
     hp = {"momentum": 0.0, **{k: v for t in (*form.core, *form.tail) for k, v in t.hparams.items()}}
     if kernel == "rprop":
-        (hp["eta_minus"], hp["eta_plus"]), (hp["step_min"], hp["step_max"]) = (
-            hp["etas"],
-            hp["step_sizes"],
-        )
+        hp["eta_minus"], hp["eta_plus"] = hp["etas"]
+        hp["step_min"], hp["step_max"] = hp["step_sizes"]
     struct = _ARGS[kernel]
     fields.update({f[0]: hp[f[0]] for f in struct._fields_[1:] if f[1] is not _P})
     args = struct(common, **fields)
