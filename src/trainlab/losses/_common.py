@@ -46,6 +46,14 @@ def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
         )
 
 
+def prepare_pair(input: Tensor, target: Tensor, reduction: str) -> tuple[Tensor, Tensor]:
+    """Check `reduction` and equal shapes; return input upcast and target as its float dtype."""
+    check_reduction(reduction)
+    check_same_shape("input", input, "target", target)
+    x = upcast(input)
+    return x, as_float(upcast(target), x)
+
+
 def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> None:
     try:
         torch.broadcast_shapes(w.shape, shape)

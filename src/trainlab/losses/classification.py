@@ -42,6 +42,7 @@ from trainlab.losses._common import (
     check_broadcastable,
     check_reduction,
     check_same_shape,
+    prepare_pair,
     reduce,
     upcast,
 )
@@ -230,10 +231,7 @@ def binary_cross_entropy(
     Equals ``F.binary_cross_entropy``. Prefer the logits form for training: it is stable.
     ``fused=True`` runs torch's kernel after validation; ``fused=False`` the formula.
     """
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    p = upcast(input)
-    y = as_float(upcast(target), p)
+    p, y = prepare_pair(input, target, reduction)
     pd = p.detach()
     if check_targets and pd.numel() and (float(pd.min()) < 0 or float(pd.max()) > 1):
         raise ValueError(
@@ -267,10 +265,7 @@ def binary_cross_entropy_with_logits(
     ``F.binary_cross_entropy_with_logits``; ``fused=True`` runs torch's kernel after
     validation, ``fused=False`` the formula above term by term.
     """
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    x = upcast(input)
-    y = as_float(upcast(target), x)
+    x, y = prepare_pair(input, target, reduction)
     if pos_weight is not None:
         check_broadcastable("pos_weight", pos_weight, x.shape, "input")
         pos_weight = pos_weight.to(x)

@@ -27,10 +27,9 @@ from torch import Tensor
 from trainlab.losses._common import (
     LossModule,
     Reduction,
-    as_float,
     check_positive,
     check_reduction,
-    check_same_shape,
+    prepare_pair,
     reduce,
     upcast,
 )
@@ -47,10 +46,7 @@ __all__ = [
 
 
 def _signed(input: Tensor, target: Tensor, reduction: str, check: bool) -> tuple[Tensor, Tensor]:
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    x = upcast(input)
-    y = as_float(upcast(target), x)
+    x, y = prepare_pair(input, target, reduction)
     if check and y.numel() and not bool(((y == 1) | (y == -1)).all()):
         bad = y[(y != 1) & (y != -1)]
         raise ValueError(
