@@ -67,6 +67,30 @@ def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> Non
         )
 
 
+def check_class_range(target: Tensor, num_classes: int, ignore_index: int | None = None) -> None:
+    """Class indices in 0..num_classes-1 (or equal to `ignore_index`); reads values (a sync)."""
+    t = target if ignore_index is None else target[target != ignore_index]
+    if not t.numel():
+        return
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= num_classes:
+        raise ValueError(
+            f"class index out of range: target has values in [{lo}, {hi}] "
+            f"but input has {num_classes} classes (expected 0..{num_classes - 1}"
+            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+            + ")"
+        )
+
+
+def class_weights(weight: Tensor, num_classes: int, like: Tensor) -> Tensor:
+    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device."""
+    if weight.shape != (num_classes,):
+        raise ValueError(
+            f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
+        )
+    return weight.to(like)
+
+
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or not (value >= 0 if allow_zero else value > 0):

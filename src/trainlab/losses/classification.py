@@ -40,8 +40,10 @@ from trainlab.losses._common import (
     Reduction,
     as_float,
     check_broadcastable,
+    check_class_range,
     check_reduction,
     check_same_shape,
+    class_weights,
     prepare_pair,
     reduce,
     upcast,
@@ -97,20 +99,9 @@ def smooth_labels(
             )
         q = target.to(dtype)
     else:
-        _check_class_range(target, num_classes, None)
+        check_class_range(target, num_classes)
         q = F.one_hot(target.long(), num_classes).to(dtype)
     return a + b * q
-
-
-def _check_class_range(target: Tensor, num_classes: int, ignore_index: int | None) -> None:
-    t = target if ignore_index is None else target[target != ignore_index]
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
-        raise ValueError(
-            f"class index out of range: target has values in [{int(t.min())}, {int(t.max())}] "
-            f"but input has {num_classes} classes (expected 0..{num_classes - 1}"
-            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
-            + ")"
-        )
 
 
 def _class_view(w: Tensor, ndim: int) -> Tensor:
@@ -159,11 +150,8 @@ def cross_entropy(
     logp = F.log_softmax(upcast(input), dim=1)  # (N, K, *)
     w: Tensor | None = None  # class weights as (1, K, 1, ..., 1)
     if weight is not None:
-        if weight.shape != (num_classes,):
-            raise ValueError(
-                f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
-            )
-        w = _class_view(weight.to(logp), logp.dim())
+        weight = class_weights(weight, num_classes, logp)  # (K,)
+        w = _class_view(weight, logp.dim())
     if target.is_floating_point():
         return _soft_cross_entropy(logp, target, w, a, b, reduction, check_targets)
 
@@ -174,13 +162,13 @@ def cross_entropy(
             f"got {tuple(target.shape)}"
         )
     if check_targets:
-        _check_class_range(target, num_classes, ignore_index)
+        check_class_range(target, num_classes, ignore_index)
     valid = target != ignore_index  # (N, *)
     t = target.long().where(valid, 0)
     nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (N, *)
     w_y = valid.to(logp.dtype)
     if weight is not None:
-        w_y = w_y * weight.to(logp)[t]
+        w_y = w_y * weight[t]
     loss = b * w_y * nll
     if a:
         summed = -(logp * w).sum(1) if w is not None else -logp.sum(1)  # (N, *)

@@ -27,8 +27,10 @@ from torch import Tensor
 from trainlab.losses._common import (
     LossModule,
     Reduction,
+    check_class_range,
     check_positive,
     check_reduction,
+    class_weights,
     prepare_pair,
     reduce,
     upcast,
@@ -101,13 +103,8 @@ def multiclass_hinge_loss(
             f"target {tuple(target.shape)}"
         )
     num_classes = input.shape[1]
-    if check_targets and target.numel():
-        lo, hi = int(target.min()), int(target.max())
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(
-                f"class index out of range: target has values in [{lo}, {hi}] but input has "
-                f"{num_classes} classes"
-            )
+    if check_targets:
+        check_class_range(target, num_classes)
     x = upcast(input)
     t = target.long()
     x_y = x.gather(1, t.unsqueeze(1))  # (N, 1)
@@ -117,9 +114,7 @@ def multiclass_hinge_loss(
     terms = terms.scatter(1, t.unsqueeze(1), 0.0)
     loss = terms.sum(1) / num_classes  # (N,)
     if weight is not None:
-        if weight.shape != (num_classes,):
-            raise ValueError(f"weight must have shape ({num_classes},); got {tuple(weight.shape)}")
-        loss = loss * weight.to(loss)[t]
+        loss = loss * class_weights(weight, num_classes, loss)[t]
     return reduce(loss, reduction)
 
 
