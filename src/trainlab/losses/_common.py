@@ -67,6 +67,20 @@ def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> Non
         )
 
 
+def check_distribution(name: str, p: Tensor, dim: int) -> None:
+    """`p` holds probabilities along `dim`: >= 0 and summing to 1 (atol 1e-3); a sync."""
+    p = p.detach()
+    sums = p.sum(dim)
+    if p.numel() and (
+        bool((p < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3)
+    ):
+        raise ValueError(
+            f"{name} must hold probabilities along dim={dim} (>= 0, summing to 1); got sums "
+            f"in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
+            f"{float(p.min()):.4g}"
+        )
+
+
 def check_class_range(target: Tensor, num_classes: int, ignore_index: int | None = None) -> None:
     """Class indices in 0..num_classes-1 (or equal to `ignore_index`); reads values (a sync)."""
     t = target if ignore_index is None else target[target != ignore_index]

@@ -41,6 +41,7 @@ from trainlab.losses._common import (
     as_float,
     check_broadcastable,
     check_class_range,
+    check_distribution,
     check_reduction,
     check_same_shape,
     class_weights,
@@ -191,14 +192,7 @@ def _soft_cross_entropy(
     check_same_shape("input", logp, "soft target", target)
     q = as_float(upcast(target), logp)
     if check:
-        qd = q.detach()
-        sums = qd.sum(1)
-        if bool((qd < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
-            raise ValueError(
-                "soft targets must be probabilities over dim 1 (>= 0, summing to 1); got "
-                f"sums in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
-                f"{float(qd.min()):.4g}"
-            )
+        check_distribution("soft target", q, 1)
     if a or b != 1.0:
         q = a + b * q
     terms = q * logp if w is None else q * w * logp
