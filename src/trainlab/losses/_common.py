@@ -56,12 +56,12 @@ def prepare_pair(input: Tensor, target: Tensor, reduction: str) -> tuple[Tensor,
 
 def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> None:
     try:
-        torch.broadcast_shapes(w.shape, shape)
+        broadcast = torch.broadcast_shapes(w.shape, shape)
     except RuntimeError:
         raise ValueError(
             f"{name} of shape {tuple(w.shape)} does not broadcast to {to} {tuple(shape)}"
         ) from None
-    if torch.broadcast_shapes(w.shape, shape) != shape:
+    if broadcast != shape:
         raise ValueError(
             f"{name} of shape {tuple(w.shape)} would enlarge {to} {tuple(shape)} when broadcast"
         )
