@@ -297,11 +297,15 @@ class CrossEntropyLoss(LossModule):
             target,
             weight=self.weight,
             ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing,
+            label_smoothing=self._label_smoothing_for(target),
             smoothing=self.smoothing,
             reduction=self.reduction,
             check_targets=self.check_targets,
         )
+
+    def _label_smoothing_for(self, target: Tensor) -> float:
+        """The smoothing applied to this batch's ``target`` (MixedTargetCrossEntropy overrides)."""
+        return self.label_smoothing
 
     def extra_repr(self) -> str:
         return (
