@@ -46,17 +46,63 @@ def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
         )
 
 
+def prepare_pair(input: Tensor, target: Tensor, reduction: str) -> tuple[Tensor, Tensor]:
+    """Check `reduction` and equal shapes; return input upcast and target as its float dtype."""
+    check_reduction(reduction)
+    check_same_shape("input", input, "target", target)
+    x = upcast(input)
+    return x, as_float(upcast(target), x)
+
+
 def check_broadcastable(name: str, w: Tensor, shape: torch.Size, to: str) -> None:
     try:
-        torch.broadcast_shapes(w.shape, shape)
+        broadcast = torch.broadcast_shapes(w.shape, shape)
     except RuntimeError:
         raise ValueError(
             f"{name} of shape {tuple(w.shape)} does not broadcast to {to} {tuple(shape)}"
         ) from None
-    if torch.broadcast_shapes(w.shape, shape) != shape:
+    if broadcast != shape:
         raise ValueError(
             f"{name} of shape {tuple(w.shape)} would enlarge {to} {tuple(shape)} when broadcast"
         )
+
+
+def check_distribution(name: str, p: Tensor, dim: int) -> None:
+    """`p` holds probabilities along `dim`: >= 0 and summing to 1 (atol 1e-3); a sync."""
+    p = p.detach()
+    sums = p.sum(dim)
+    if p.numel() and (
+        bool((p < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3)
+    ):
+        raise ValueError(
+            f"{name} must hold probabilities along dim={dim} (>= 0, summing to 1); got sums "
+            f"in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
+            f"{float(p.min()):.4g}"
+        )
+
+
+def check_class_range(target: Tensor, num_classes: int, ignore_index: int | None = None) -> None:
+    """Class indices in 0..num_classes-1 (or equal to `ignore_index`); reads values (a sync)."""
+    t = target if ignore_index is None else target[target != ignore_index]
+    if not t.numel():
+        return
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= num_classes:
+        raise ValueError(
+            f"class index out of range: target has values in [{lo}, {hi}] "
+            f"but input has {num_classes} classes (expected 0..{num_classes - 1}"
+            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+            + ")"
+        )
+
+
+def class_weights(weight: Tensor, num_classes: int, like: Tensor) -> Tensor:
+    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device."""
+    if weight.shape != (num_classes,):
+        raise ValueError(
+            f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
+        )
+    return weight.to(like)
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:

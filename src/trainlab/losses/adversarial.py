@@ -33,7 +33,15 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainlab.losses._common import LossModule, Reduction, check_reduction, reduce, upcast
+from trainlab.losses._common import (
+    LossModule,
+    Reduction,
+    check_positive,
+    check_reduction,
+    check_same_shape,
+    reduce,
+    upcast,
+)
 
 __all__ = [
     "GANDiscriminatorLoss",
@@ -124,13 +132,8 @@ def paired_generator_loss(
     ``l1_weight`` times the mean absolute error between G(x) and the target y
     (F3:1391-1405; pix2pix uses lambda = 100). Reduced to a scalar.
     """
-    if not isinstance(l1_weight, (int, float)) or l1_weight < 0:
-        raise ValueError(f"l1_weight={l1_weight!r}; expected a number >= 0")
-    if fake.shape != real.shape:
-        raise ValueError(
-            f"fake and real must have the same shape; got {tuple(fake.shape)} and "
-            f"{tuple(real.shape)}"
-        )
+    check_positive("l1_weight", l1_weight, allow_zero=True)
+    check_same_shape("fake", fake, "real", real)
     pixel = (upcast(fake) - upcast(real)).abs().mean()
     return generator_loss_nonsaturating(d_fake, logits=logits) + l1_weight * pixel
 

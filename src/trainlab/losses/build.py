@@ -23,7 +23,6 @@ from trainlab.losses.classification import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Smoothing,
-    cross_entropy,
     smoothing_coefficients,
 )
 from trainlab.losses.regression import MSELoss
@@ -55,18 +54,10 @@ class MixedTargetCrossEntropy(CrossEntropyLoss):
         )
         self.soft_targets_smoothed = soft_targets_smoothed
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+    def _label_smoothing_for(self, target: Tensor) -> float:
+        # soft targets the mixer already smoothed are not smoothed a second time
         presmoothed = self.soft_targets_smoothed and target.is_floating_point()
-        return cross_entropy(
-            input,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            label_smoothing=0.0 if presmoothed else self.label_smoothing,
-            smoothing=self.smoothing,
-            reduction=self.reduction,
-            check_targets=self.check_targets,
-        )
+        return 0.0 if presmoothed else self.label_smoothing
 
 
 class MultiLabelLoss(BCEWithLogitsLoss):

@@ -40,8 +40,12 @@ from trainlab.losses._common import (
     Reduction,
     as_float,
     check_broadcastable,
+    check_class_range,
+    check_distribution,
     check_reduction,
     check_same_shape,
+    class_weights,
+    prepare_pair,
     reduce,
     upcast,
 )
@@ -96,20 +100,9 @@ def smooth_labels(
             )
         q = target.to(dtype)
     else:
-        _check_class_range(target, num_classes, None)
+        check_class_range(target, num_classes)
         q = F.one_hot(target.long(), num_classes).to(dtype)
     return a + b * q
-
-
-def _check_class_range(target: Tensor, num_classes: int, ignore_index: int | None) -> None:
-    t = target if ignore_index is None else target[target != ignore_index]
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
-        raise ValueError(
-            f"class index out of range: target has values in [{int(t.min())}, {int(t.max())}] "
-            f"but input has {num_classes} classes (expected 0..{num_classes - 1}"
-            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
-            + ")"
-        )
 
 
 def _class_view(w: Tensor, ndim: int) -> Tensor:
@@ -158,11 +151,8 @@ def cross_entropy(
     logp = F.log_softmax(upcast(input), dim=1)  # (N, K, *)
     w: Tensor | None = None  # class weights as (1, K, 1, ..., 1)
     if weight is not None:
-        if weight.shape != (num_classes,):
-            raise ValueError(
-                f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
-            )
-        w = _class_view(weight.to(logp), logp.dim())
+        weight = class_weights(weight, num_classes, logp)  # (K,)
+        w = _class_view(weight, logp.dim())
     if target.is_floating_point():
         return _soft_cross_entropy(logp, target, w, a, b, reduction, check_targets)
 
@@ -173,13 +163,13 @@ def cross_entropy(
             f"got {tuple(target.shape)}"
         )
     if check_targets:
-        _check_class_range(target, num_classes, ignore_index)
+        check_class_range(target, num_classes, ignore_index)
     valid = target != ignore_index  # (N, *)
     t = target.long().where(valid, 0)
     nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (N, *)
     w_y = valid.to(logp.dtype)
     if weight is not None:
-        w_y = w_y * weight.to(logp)[t]
+        w_y = w_y * weight[t]
     loss = b * w_y * nll
     if a:
         summed = -(logp * w).sum(1) if w is not None else -logp.sum(1)  # (N, *)
@@ -202,14 +192,7 @@ def _soft_cross_entropy(
     check_same_shape("input", logp, "soft target", target)
     q = as_float(upcast(target), logp)
     if check:
-        qd = q.detach()
-        sums = qd.sum(1)
-        if bool((qd < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
-            raise ValueError(
-                "soft targets must be probabilities over dim 1 (>= 0, summing to 1); got "
-                f"sums in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
-                f"{float(qd.min()):.4g}"
-            )
+        check_distribution("soft target", q, 1)
     if a or b != 1.0:
         q = a + b * q
     terms = q * logp if w is None else q * w * logp
@@ -230,10 +213,7 @@ def binary_cross_entropy(
     Equals ``F.binary_cross_entropy``. Prefer the logits form for training: it is stable.
     ``fused=True`` runs torch's kernel after validation; ``fused=False`` the formula.
     """
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    p = upcast(input)
-    y = as_float(upcast(target), p)
+    p, y = prepare_pair(input, target, reduction)
     pd = p.detach()
     if check_targets and pd.numel() and (float(pd.min()) < 0 or float(pd.max()) > 1):
         raise ValueError(
@@ -267,10 +247,7 @@ def binary_cross_entropy_with_logits(
     ``F.binary_cross_entropy_with_logits``; ``fused=True`` runs torch's kernel after
     validation, ``fused=False`` the formula above term by term.
     """
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    x = upcast(input)
-    y = as_float(upcast(target), x)
+    x, y = prepare_pair(input, target, reduction)
     if pos_weight is not None:
         check_broadcastable("pos_weight", pos_weight, x.shape, "input")
         pos_weight = pos_weight.to(x)
@@ -320,11 +297,15 @@ class CrossEntropyLoss(LossModule):
             target,
             weight=self.weight,
             ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing,
+            label_smoothing=self._label_smoothing_for(target),
             smoothing=self.smoothing,
             reduction=self.reduction,
             check_targets=self.check_targets,
         )
+
+    def _label_smoothing_for(self, target: Tensor) -> float:
+        """The smoothing applied to this batch's ``target`` (MixedTargetCrossEntropy overrides)."""
+        return self.label_smoothing
 
     def extra_repr(self) -> str:
         return (

@@ -31,6 +31,7 @@ from torch import Tensor
 from trainlab.losses._common import (
     LossModule,
     Reduction,
+    check_distribution,
     check_reduction,
     check_same_shape,
     reduce,
@@ -45,19 +46,6 @@ __all__ = [
     "entropy",
     "kl_divergence",
 ]
-
-
-def _check_distribution(name: str, p: Tensor, dim: int) -> None:
-    p = p.detach()
-    sums = p.sum(dim)
-    if p.numel() and (
-        bool((p < 0).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3)
-    ):
-        raise ValueError(
-            f"{name} must hold probabilities along dim={dim} (>= 0, summing to 1); got sums "
-            f"in [{float(sums.min()):.4g}, {float(sums.max()):.4g}] and minimum "
-            f"{float(p.min()):.4g}"
-        )
 
 
 def _scale(base: float | None) -> float:
@@ -87,7 +75,7 @@ def entropy(
     check_reduction(reduction)
     p = upcast(p)
     if check:
-        _check_distribution("p", p, dim)
+        check_distribution("p", p, dim)
     return reduce(-torch.xlogy(p, p).sum(dim) * _scale(base), reduction)
 
 
@@ -99,9 +87,9 @@ def _checked_pair(
     check_same_shape("p", p, "q", q)
     p, q = upcast(p), upcast(q)
     if check:
-        _check_distribution("p", p, dim)
+        check_distribution("p", p, dim)
         if not log_q:
-            _check_distribution("q", q, dim)
+            check_distribution("q", q, dim)
     return p, q
 
 

@@ -27,10 +27,11 @@ from torch import Tensor
 from trainlab.losses._common import (
     LossModule,
     Reduction,
-    as_float,
+    check_class_range,
     check_positive,
     check_reduction,
-    check_same_shape,
+    class_weights,
+    prepare_pair,
     reduce,
     upcast,
 )
@@ -47,10 +48,7 @@ __all__ = [
 
 
 def _signed(input: Tensor, target: Tensor, reduction: str, check: bool) -> tuple[Tensor, Tensor]:
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    x = upcast(input)
-    y = as_float(upcast(target), x)
+    x, y = prepare_pair(input, target, reduction)
     if check and y.numel() and not bool(((y == 1) | (y == -1)).all()):
         bad = y[(y != 1) & (y != -1)]
         raise ValueError(
@@ -105,13 +103,8 @@ def multiclass_hinge_loss(
             f"target {tuple(target.shape)}"
         )
     num_classes = input.shape[1]
-    if check_targets and target.numel():
-        lo, hi = int(target.min()), int(target.max())
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(
-                f"class index out of range: target has values in [{lo}, {hi}] but input has "
-                f"{num_classes} classes"
-            )
+    if check_targets:
+        check_class_range(target, num_classes)
     x = upcast(input)
     t = target.long()
     x_y = x.gather(1, t.unsqueeze(1))  # (N, 1)
@@ -121,9 +114,7 @@ def multiclass_hinge_loss(
     terms = terms.scatter(1, t.unsqueeze(1), 0.0)
     loss = terms.sum(1) / num_classes  # (N,)
     if weight is not None:
-        if weight.shape != (num_classes,):
-            raise ValueError(f"weight must have shape ({num_classes},); got {tuple(weight.shape)}")
-        loss = loss * weight.to(loss)[t]
+        loss = loss * class_weights(weight, num_classes, loss)[t]
     return reduce(loss, reduction)
 
 

@@ -33,6 +33,7 @@ from trainlab.losses._common import (
     Reduction,
     check_positive,
     check_reduction,
+    class_weights,
     reduce,
     upcast,
 )
@@ -104,12 +105,7 @@ def _combine(loss_c: Tensor, weight: Tensor | None, reduction: str, batch: bool)
     if weight is None:
         loss = loss_c.mean(-1)
     else:
-        if weight.shape != (num_classes,):
-            raise ValueError(
-                f"weight must have shape ({num_classes},) (one per class); got "
-                f"{tuple(weight.shape)}"
-            )
-        loss = (loss_c * weight.to(loss_c)).sum(-1)
+        loss = (loss_c * class_weights(weight, num_classes, loss_c)).sum(-1)
     return loss if batch else reduce(loss, reduction)
 
 

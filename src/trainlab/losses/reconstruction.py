@@ -21,12 +21,13 @@ input's shape (zeros where unselected). An empty mask gives 0 for 'mean' (docume
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from trainlab.losses._common import LossModule, Reduction, check_reduction, check_same_shape
+from trainlab.losses._common import LossModule, Reduction, check_reduction
 from trainlab.losses.classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -34,7 +35,14 @@ from trainlab.losses.classification import (
 from trainlab.losses.regression import l1_loss, mse_loss
 
 ReconstructionKind = Literal["mse", "l1", "bce", "bce_with_logits"]
-KINDS = ("mse", "l1", "bce", "bce_with_logits")
+# each takes (input, target, reduction=...) and checks that the shapes agree
+_ELEMENTWISE: dict[str, Callable[..., Tensor]] = {
+    "mse": mse_loss,
+    "l1": l1_loss,
+    "bce": binary_cross_entropy,
+    "bce_with_logits": binary_cross_entropy_with_logits,
+}
+KINDS = tuple(_ELEMENTWISE)
 
 __all__ = [
     "MaskedReconstructionLoss",
@@ -68,17 +76,9 @@ def masked_reconstruction_loss(
 ) -> Tensor:
     """Elementwise ``kind`` loss of ``input`` against ``target``, reduced over ``mask`` only."""
     check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    if kind == "mse":
-        loss = mse_loss(input, target, reduction="none")
-    elif kind == "l1":
-        loss = l1_loss(input, target, reduction="none")
-    elif kind == "bce":
-        loss = binary_cross_entropy(input, target, reduction="none")
-    elif kind == "bce_with_logits":
-        loss = binary_cross_entropy_with_logits(input, target, reduction="none")
-    else:
+    if kind not in _ELEMENTWISE:
         raise ValueError(f"kind={kind!r}; expected one of {', '.join(KINDS)}")
+    loss = _ELEMENTWISE[kind](input, target, reduction="none")
     m = _expand_mask(mask.to(loss.device), loss.shape).to(loss.dtype)
     weighted = loss * m
     if reduction == "none":

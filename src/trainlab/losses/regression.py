@@ -27,16 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainlab.losses._common import (
-    LossModule,
-    Reduction,
-    as_float,
-    check_positive,
-    check_reduction,
-    check_same_shape,
-    reduce,
-    upcast,
-)
+from trainlab.losses._common import LossModule, Reduction, check_positive, prepare_pair, reduce
 
 __all__ = [
     "HuberLoss",
@@ -50,13 +41,6 @@ __all__ = [
 ]
 
 
-def _prepare(input: Tensor, target: Tensor, reduction: str) -> tuple[Tensor, Tensor]:
-    check_reduction(reduction)
-    check_same_shape("input", input, "target", target)
-    x = upcast(input)
-    return x, as_float(upcast(target), x)
-
-
 def mse_loss(
     input: Tensor, target: Tensor, *, reduction: Reduction = "mean", fused: bool = True
 ) -> Tensor:
@@ -65,7 +49,7 @@ def mse_loss(
     ``fused=True`` runs torch's single kernel; ``fused=False`` the formula above, term by
     term (the readable reference; the tests check that both agree with torch).
     """
-    x, y = _prepare(input, target, reduction)
+    x, y = prepare_pair(input, target, reduction)
     if fused:
         return F.mse_loss(x, y, reduction=reduction)
     return reduce((x - y).square(), reduction)
@@ -75,7 +59,7 @@ def l1_loss(
     input: Tensor, target: Tensor, *, reduction: Reduction = "mean", fused: bool = True
 ) -> Tensor:
     """Absolute error |input - target|, reduced; equals ``F.l1_loss`` (``fused`` as mse)."""
-    x, y = _prepare(input, target, reduction)
+    x, y = prepare_pair(input, target, reduction)
     if fused:
         return F.l1_loss(x, y, reduction=reduction)
     return reduce((x - y).abs(), reduction)
@@ -94,7 +78,7 @@ def huber_loss(
     Equals ``F.huber_loss(input, target, delta=delta)`` (``fused`` as in :func:`mse_loss`).
     """
     check_positive("delta", delta)
-    x, y = _prepare(input, target, reduction)
+    x, y = prepare_pair(input, target, reduction)
     if fused:
         return F.huber_loss(x, y, delta=delta, reduction=reduction)
     a = (x - y).abs()
@@ -113,7 +97,7 @@ def smooth_l1_loss(
 ) -> Tensor:
     """SmoothL1: Huber divided by beta (F4:1156); ``beta=0`` gives L1. Equals ``F.smooth_l1_loss``."""
     check_positive("beta", beta, allow_zero=True)
-    x, y = _prepare(input, target, reduction)
+    x, y = prepare_pair(input, target, reduction)
     if fused:
         return F.smooth_l1_loss(x, y, beta=beta, reduction=reduction)
     a = (x - y).abs()

@@ -112,7 +112,7 @@ class ClassificationMetrics(RunningMetrics):
         return self.state["confusion"].cpu()
 
     def compute(self) -> dict[str, float]:
-        out = {"loss": float(self.state["loss_sum"]) / max(self._count(), 1.0)}
+        out = {"loss": self._per_sample("loss_sum")}
         if not self.allocated:
             return out | {"acc": 0.0}
         cm = self.state["confusion"]

@@ -50,14 +50,14 @@ class MultiLabelMetrics(RunningMetrics):
         self._add_loss(loss, output.shape[0])
 
     def compute(self) -> dict[str, float]:
-        out = {"loss": float(self.state["loss_sum"]) / max(self._count(), 1.0)}
+        out = {"loss": self._per_sample("loss_sum")}
         if not self.allocated:
             return out | {"hamming_acc": 0.0, "subset_acc": 0.0, "f1_micro": 0.0, "f1_macro": 0.0}
         tp, fp, fn, tn = self.state["counts"]
         total = max(float(self.state["counts"].sum()), 1.0)
         return out | {
             "hamming_acc": float((tp + tn).sum()) / total,
-            "subset_acc": float(self.state["exact"]) / max(self._count(), 1.0),
+            "subset_acc": self._per_sample("exact"),
             "f1_micro": precision_recall_f1(tp, fp, fn, "micro")[2],
             "f1_macro": float((2 * tp / (2 * tp + fp + fn).clamp_min(1)).mean()),
         }

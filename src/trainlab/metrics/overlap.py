@@ -73,7 +73,7 @@ class OverlapMetrics(RunningMetrics):
         return dice, iou, present
 
     def compute(self) -> dict[str, float]:
-        out = {"loss": float(self.state["loss_sum"]) / max(self._count(), 1.0)}
+        out = {"loss": self._per_sample("loss_sum")}
         if not self.allocated:
             return out | {"pixel_acc": 0.0, "dice": 1.0, "iou": 1.0}
         cm = self.state["confusion"]

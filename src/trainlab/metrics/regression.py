@@ -73,7 +73,7 @@ class RegressionMetrics(RunningMetrics):
 
     def compute(self) -> dict[str, float]:
         n = self._count()
-        out = {"loss": float(self.state["loss_sum"]) / max(n, 1.0)}
+        out = {"loss": self._per_sample("loss_sum")}
         if not self.allocated or n == 0:
             return out | {"rmse": 0.0, "mae": 0.0} | ({"r2": 0.0} if self.detailed else {})
         d = self.state["sq_err"].numel()

@@ -73,6 +73,10 @@ class RunningMetrics(ABC):
     def _count(self) -> float:
         return float(self.state["count"])
 
+    def _per_sample(self, key: str) -> float:
+        """``state[key]`` divided by the number of samples added (0 when there were none)."""
+        return float(self.state[key]) / max(self._count(), 1.0)
+
     def state_dict(self) -> dict[str, Tensor]:
         """The summed state, cloned to the CPU (safe for ``torch.load(weights_only=True)``)."""
         return {k: v.detach().clone().cpu() for k, v in self.state.items()}
