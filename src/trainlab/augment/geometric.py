@@ -110,6 +110,27 @@ def _matrix(rows: list[Tensor]) -> Tensor:
     return torch.stack(rows, dim=1)  # (n, 6)
 
 
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # (a, b, c, d, e, f)
+_B, _C, _D, _F = 1, 2, 3, 5  # the entries shear_x, translate_x, shear_y, translate_y set
+
+
+def _identity_but(
+    x: Tensor,
+    slot: int,
+    v: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor,
+    out: Tensor | None,
+) -> Tensor:
+    """:func:`affine` by the identity matrix with entry ``slot`` set to the per-image ``v``;
+    a translation by whole pixels (entry c or f) goes to :func:`shift` instead."""
+    p = _per_image(v, x.shape[0])
+    m = _matrix([p if i == slot else torch.full_like(p, e) for i, e in enumerate(_IDENTITY)])
+    if slot in (_C, _F) and bool((p == p.round()).all()):
+        d = m.long()
+        return shift(x, d[:, _C].tolist(), d[:, _F].tolist(), fill, out=out)
+    return affine(x, m, fill, out=out)
+
+
 def rotate_matrix(angle: Tensor, height: int, width: int) -> Tensor:
     """Pillow's ``Image.rotate(angle)`` matrix (counter-clockwise degrees, about the centre)."""
     t = -angle * (math.pi / 180.0)
@@ -140,10 +161,7 @@ def shear_x(
     out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + factor * y (Pillow AFFINE (1, factor, 0, 0, 1, 0), as in timm)."""
-    n = x.shape[0]
-    s = _per_image(factor, n)
-    one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, s, zero, zero, one, zero]), fill, out=out)
+    return _identity_but(x, _B, factor, fill, out)
 
 
 def shear_y(
@@ -154,10 +172,7 @@ def shear_y(
     out: Tensor | None = None,
 ) -> Tensor:
     """y_in = factor * x + y (Pillow AFFINE (1, 0, 0, factor, 1, 0), as in timm)."""
-    n = x.shape[0]
-    s = _per_image(factor, n)
-    one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, zero, zero, s, one, zero]), fill, out=out)
+    return _identity_but(x, _D, factor, fill, out)
 
 
 def translate_x(
@@ -168,12 +183,7 @@ def translate_x(
     out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
-    n = x.shape[0]
-    p = _per_image(pixels, n)
-    if bool((p == p.round()).all()):
-        return shift(x, p.long().tolist(), [0] * n, fill, out=out)
-    one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
+    return _identity_but(x, _C, pixels, fill, out)
 
 
 def translate_y(
@@ -184,9 +194,4 @@ def translate_y(
     out: Tensor | None = None,
 ) -> Tensor:
     """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
-    n = x.shape[0]
-    p = _per_image(pixels, n)
-    if bool((p == p.round()).all()):
-        return shift(x, [0] * n, p.long().tolist(), fill, out=out)
-    one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)
+    return _identity_but(x, _F, pixels, fill, out)
