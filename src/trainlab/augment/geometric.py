@@ -15,20 +15,9 @@ import math
 import torch
 from torch import Tensor
 
+from ._common import fill_values
+
 _CHUNK = 8
-
-
-def _fill_tensor(x: Tensor, fill: float | tuple[float, ...] | Tensor) -> Tensor:
-    """Fill colour in the image's own units, shaped (1, C, 1, 1)."""
-    c = x.shape[1]
-    f = torch.as_tensor(fill, dtype=torch.float64).reshape(-1)
-    if f.numel() == 1:
-        f = f.expand(c)
-    if f.numel() != c:
-        raise ValueError(f"fill: expected 1 or {c} values, got {f.tolist()}")
-    if x.dtype == torch.uint8:
-        f = f.round().clamp(0, 255)
-    return f.to(dtype=x.dtype, device=x.device).view(1, c, 1, 1)
 
 
 def affine(
@@ -45,7 +34,7 @@ def affine(
     n, ch, h, w = x.shape
     x = x.contiguous()
     out = torch.empty_like(x) if out is None else out
-    fv = _fill_tensor(x, fill)
+    fv = fill_values(x, fill, "fill")
     m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
     xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
     ys = torch.arange(h, device=x.device, dtype=torch.float32).add_(0.5).view(1, h, 1)
@@ -86,7 +75,7 @@ def shift(
     """
     n, c, h, w = x.shape
     out = torch.empty_like(x) if out is None else out
-    fv = _fill_tensor(x, fill)[0]  # (C, 1, 1)
+    fv = fill_values(x, fill, "fill")[0]  # (C, 1, 1)
     src = x.clone() if out.data_ptr() == x.data_ptr() else x
     for i in range(n):
         p, q = int(dx[i]), int(dy[i])

@@ -29,6 +29,7 @@ from ._common import (
     check_images,
     check_probability,
     check_range,
+    fill_values,
 )
 
 FILL_MODES = ("const", "rand", "pixel")
@@ -128,13 +129,7 @@ def random_erasing(
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts: expected an int >= 1, got {attempts!r}")
     n, c, h, w = xb.shape
-    const = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
-    if const.numel() not in (1, c):
-        raise ValueError(f"value: expected 1 or {c} values, got {const.tolist()}")
-    const = const.expand(c).reshape(c, 1, 1)
-    if xb.dtype == torch.uint8:
-        const = const.round().clamp(0, 255)
-    const = const.to(dtype=xb.dtype, device=xb.device)
+    const = fill_values(xb, value, "value")[0]  # (C, 1, 1)
     boxes = draw_boxes(n, h, w, prob=prob, area=area, aspect=aspect, count=cnt,
                        attempts=attempts, generator=generator)  # fmt: skip
     out = xb.clone()
