@@ -44,6 +44,27 @@ def _check_count(count: int | tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
+def _check_args(
+    prob: float,
+    area: tuple[float, float],
+    aspect: tuple[float, float],
+    count: int | tuple[int, int],
+    mode: str,
+) -> tuple[float, tuple[float, float], tuple[float, float], tuple[int, int]]:
+    """The checks shared by :func:`random_erasing` and :class:`RandomErasing`."""
+    prob = check_probability(prob, "prob")
+    area = check_range(area, "area", 0.0, 1.0)
+    if area[1] <= 0:
+        raise ValueError(f"area: expected max > 0, got {area!r}")
+    aspect = check_range(aspect, "aspect", 0.0, math.inf)
+    if aspect[0] <= 0:
+        raise ValueError(f"aspect: expected 0 < min <= max, got {aspect!r}")
+    cnt = _check_count(count)
+    if mode not in FILL_MODES:
+        raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+    return prob, area, aspect, cnt
+
+
 def draw_boxes(
     n: int,
     height: int,
@@ -116,16 +137,7 @@ def random_erasing(
     """
     check_generator(generator)
     xb, single = check_images(x)
-    check_probability(prob, "prob")
-    area = check_range(area, "area", 0.0, 1.0)
-    if area[1] <= 0:
-        raise ValueError(f"area: expected max > 0, got {area!r}")
-    aspect = check_range(aspect, "aspect", 0.0, math.inf)
-    if aspect[0] <= 0:
-        raise ValueError(f"aspect: expected 0 < min <= max, got {aspect!r}")
-    cnt = _check_count(count)
-    if mode not in FILL_MODES:
-        raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+    prob, area, aspect, cnt = _check_args(prob, area, aspect, count, mode)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts: expected an int >= 1, got {attempts!r}")
     n, c, h, w = xb.shape
@@ -161,12 +173,7 @@ class RandomErasing(torch.nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.prob = check_probability(prob, "prob")
-        self.area = check_range(area, "area", 0.0, 1.0)
-        self.aspect = check_range(aspect, "aspect", 0.0, math.inf)
-        self.count = _check_count(count)
-        if mode not in FILL_MODES:
-            raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+        self.prob, self.area, self.aspect, self.count = _check_args(prob, area, aspect, count, mode)
         self.mode, self.value = mode, value
         self.generator = SeededGenerator(seed)
 
