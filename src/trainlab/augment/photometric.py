@@ -116,16 +116,14 @@ def lut_autocontrast(x: Tensor) -> Tensor:
     lo = _levels(flat.amin(dim=2)).unsqueeze(2)  # (n, C, 1)
     hi = _levels(flat.amax(dim=2)).unsqueeze(2)
     ok = hi > lo
-    scale = 255.0 / torch.where(ok, hi - lo, torch.ones_like(hi))
+    den = torch.where(ok, hi - lo, torch.ones_like(hi))
     r = _ramp(x.device)
     if x.dtype == torch.uint8:  # Pillow: int(ix * scale + offset) in double precision
         # true division: torch evaluates `255.0 / t` as 255 * reciprocal(t), one ulp off
-        den = torch.where(ok, hi - lo, torch.ones_like(hi)).double()
-        sd = torch.full_like(den, 255.0) / den
-        out = (r.double() * sd - lo.double() * sd).clamp(0, 255).floor()
-        out = out.float()
+        sd = torch.full_like(den, 255.0, dtype=torch.float64) / den.double()
+        out = (r.double() * sd - lo.double() * sd).clamp(0, 255).floor().float()
     else:
-        out = ((r - lo) * scale).clamp(0, 255)
+        out = ((r - lo) * (255.0 / den)).clamp(0, 255)
     return torch.where(ok, out, r)
 
 
