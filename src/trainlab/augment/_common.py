@@ -172,6 +172,21 @@ class SeededGenerator:
         self._gen, self._pending = None, (st.detach().cpu().clone() if st is not None else None)
 
 
+class SeededModule(torch.nn.Module):
+    """Base of the augmentations' module forms: owns ``self.generator``, a
+    :class:`SeededGenerator`, whose state is the module's extra state in ``state_dict()``."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.generator = SeededGenerator(seed)
+
+    def get_extra_state(self) -> dict:
+        return self.generator.state()
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.load(state)
+
+
 def _row_view(x: Tensor) -> Tensor:
     """(N, ...) contiguous -> (N, R) rows reinterpreted as the widest integer type dividing
     the row size: torch's index_select/index_copy on 4-D uint8/float tensors is many times

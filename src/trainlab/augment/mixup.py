@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     check_nonnegative,
@@ -335,7 +335,7 @@ def cutmix(
     return _finish(xb, single, t, info, return_info)
 
 
-class Mixup(torch.nn.Module):
+class Mixup(SeededModule):
     """Configured Mixup/CutMix with its own generator: ``x, y_soft = Mixup(...)(x, y)``.
 
     Arguments as in :func:`mix`. The generator is created on the first batch's device from
@@ -355,7 +355,7 @@ class Mixup(torch.nn.Module):
         smoothing: str = "standard",
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(seed)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes: expected a positive int, got {num_classes!r}")
         _check_mix_args(mixup_alpha, cutmix_alpha, switch_prob, prob, mode)
@@ -367,7 +367,6 @@ class Mixup(torch.nn.Module):
         if smoothing not in SMOOTHING:
             raise ValueError(f"smoothing: expected one of {SMOOTHING}, got {smoothing!r}")
         self.smoothing = smoothing
-        self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         return mix(  # type: ignore[return-value]
@@ -383,9 +382,3 @@ class Mixup(torch.nn.Module):
             smoothing=self.smoothing,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)

@@ -30,7 +30,7 @@ from torch import Tensor
 from . import geometric as _g
 from . import photometric as _c
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     put_rows,
@@ -247,7 +247,7 @@ def rand_augment(
     return out
 
 
-class RandAugment(torch.nn.Module):
+class RandAugment(SeededModule):
     """Configured :func:`rand_augment` with its own generator (created on the first batch's
     device from ``seed``; its state is part of ``state_dict()``). Works on a batch on the
     training device or on single images (C, H, W) inside data-loader workers."""
@@ -262,12 +262,11 @@ class RandAugment(torch.nn.Module):
         fill: float | tuple[float, ...] = 128,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(seed)
         self.num_ops, self.magnitude, self.magnitude_std, self.ops = _check_args(
             num_ops, magnitude, magnitude_std, ops
         )
         self.fill = fill
-        self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
         return rand_augment(  # type: ignore[return-value]
@@ -279,9 +278,3 @@ class RandAugment(torch.nn.Module):
             fill=self.fill,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)

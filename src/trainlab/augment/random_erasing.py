@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     check_probability,
@@ -158,7 +158,7 @@ def random_erasing(
     return (out, boxes[0] if single else boxes) if return_boxes else out
 
 
-class RandomErasing(torch.nn.Module):
+class RandomErasing(SeededModule):
     """Configured :func:`random_erasing` with its own generator (state in ``state_dict()``)."""
 
     def __init__(
@@ -172,10 +172,9 @@ class RandomErasing(torch.nn.Module):
         value: float | tuple[float, ...] = 0.0,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(seed)
         self.prob, self.area, self.aspect, self.count = _check_args(prob, area, aspect, count, mode)
         self.mode, self.value = mode, value
-        self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
         return random_erasing(  # type: ignore[return-value]
@@ -188,9 +187,3 @@ class RandomErasing(torch.nn.Module):
             value=self.value,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)
