@@ -38,6 +38,12 @@ def affine(
     m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
     xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
     ys = torch.arange(h, device=x.device, dtype=torch.float32).add_(0.5).view(1, h, 1)
+    # the padded source (k, C, H+2, W+2), reused by every chunk: its ring of fill colour is
+    # written once, only the interiors are copied per chunk
+    kmax = min(_CHUNK, n)
+    src = fv.expand(kmax, ch, h + 2, w + 2).clone()
+    off = torch.arange(kmax * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
+    off = off.view(kmax, ch, 1)  # start of each plane in the flat padded source
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
         k = e - s
@@ -51,11 +57,9 @@ def affine(
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
         idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
-        off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
-        idx = idx + off.view(k, ch, 1)  # (k, C, HW)
-        src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
-        src[:, :, 1:-1, 1:-1] = x[s:e]
-        torch.index_select(src.view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
+        idx = idx + off[:k]  # (k, C, HW)
+        src[:k, :, 1:-1, 1:-1] = x[s:e]
+        torch.index_select(src[:k].view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
     return out
 
 
