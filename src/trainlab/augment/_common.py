@@ -71,6 +71,24 @@ def check_range(value: Any, name: str, low: float, high: float) -> tuple[float, 
     return a, b
 
 
+def channel_values(value: float | tuple[float, ...] | Tensor, channels: int, name: str) -> Tensor:
+    """One number, or one per channel, as float64 (C,)."""
+    v = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+    if v.numel() not in (1, channels):
+        raise ValueError(f"{name}: expected 1 or {channels} values, got {v.tolist()}")
+    return v.expand(channels)
+
+
+def fill_values(x: Tensor, value: float | tuple[float, ...] | Tensor, name: str) -> Tensor:
+    """A fill colour (one number, or one per channel) in the units of the images ``x``
+    (levels 0..255, rounded, for uint8), on their device, shaped (1, C, 1, 1)."""
+    c = x.shape[1]
+    f = channel_values(value, c, name)
+    if x.dtype == torch.uint8:
+        f = f.round().clamp(0, 255)
+    return f.to(dtype=x.dtype, device=x.device).view(1, c, 1, 1)
+
+
 def rand(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> Tensor:
     """Uniform [0, 1) float32 numbers drawn with ``generator``, delivered on ``device``."""
     return torch.rand(shape, generator=generator, device=generator.device).to(device)
@@ -152,6 +170,21 @@ class SeededGenerator:
         self.seed = int(state["seed"])
         st = state.get("rng_state")
         self._gen, self._pending = None, (st.detach().cpu().clone() if st is not None else None)
+
+
+class SeededModule(torch.nn.Module):
+    """Base of the augmentations' module forms: owns ``self.generator``, a
+    :class:`SeededGenerator`, whose state is the module's extra state in ``state_dict()``."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.generator = SeededGenerator(seed)
+
+    def get_extra_state(self) -> dict:
+        return self.generator.state()
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.load(state)
 
 
 def _row_view(x: Tensor) -> Tensor:

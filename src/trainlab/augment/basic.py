@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ._common import (
+    channel_values,
     check_generator,
     check_images,
     check_probability,
@@ -151,17 +152,13 @@ def normalize(
     """(x - mean) / std per channel; uint8 images are first scaled to [0, 1] (x / 255)."""
     xb, single = check_images(x)
     c = xb.shape[1]
-    m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
-    s = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
-    for name, v in (("mean", m), ("std", s)):
-        if v.numel() not in (1, c):
-            raise ValueError(f"{name}: expected 1 or {c} values, got {v.tolist()}")
+    m, s = channel_values(mean, c, "mean"), channel_values(std, c, "std")  # (C,) float64
     if not bool((s > 0).all()):
         raise ValueError(f"std: expected values > 0, got {s.tolist()}")
     out_dt = xb.dtype if xb.is_floating_point() else dtype
     xf = xb.to(out_dt) / 255.0 if xb.dtype == torch.uint8 else xb
     # x * (1/std) + (-mean/std): one fused pass, computed per channel in float64
-    scale = (1.0 / s).expand(c).to(dtype=out_dt, device=xb.device).view(1, c, 1, 1)
-    shift = (-m / s).expand(c).to(dtype=out_dt, device=xb.device).view(1, c, 1, 1)
+    scale = (1.0 / s).to(dtype=out_dt, device=xb.device).view(1, c, 1, 1)
+    shift = (-m / s).to(dtype=out_dt, device=xb.device).view(1, c, 1, 1)
     out = torch.addcmul(shift, xf, scale)
     return out[0] if single else out

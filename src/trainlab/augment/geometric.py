@@ -15,20 +15,9 @@ import math
 import torch
 from torch import Tensor
 
+from ._common import fill_values
+
 _CHUNK = 8
-
-
-def _fill_tensor(x: Tensor, fill: float | tuple[float, ...] | Tensor) -> Tensor:
-    """Fill colour in the image's own units, shaped (1, C, 1, 1)."""
-    c = x.shape[1]
-    f = torch.as_tensor(fill, dtype=torch.float64).reshape(-1)
-    if f.numel() == 1:
-        f = f.expand(c)
-    if f.numel() != c:
-        raise ValueError(f"fill: expected 1 or {c} values, got {f.tolist()}")
-    if x.dtype == torch.uint8:
-        f = f.round().clamp(0, 255)
-    return f.to(dtype=x.dtype, device=x.device).view(1, c, 1, 1)
 
 
 def affine(
@@ -45,10 +34,16 @@ def affine(
     n, ch, h, w = x.shape
     x = x.contiguous()
     out = torch.empty_like(x) if out is None else out
-    fv = _fill_tensor(x, fill)
+    fv = fill_values(x, fill, "fill")
     m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
     xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
     ys = torch.arange(h, device=x.device, dtype=torch.float32).add_(0.5).view(1, h, 1)
+    # the padded source (k, C, H+2, W+2), reused by every chunk: its ring of fill colour is
+    # written once, only the interiors are copied per chunk
+    kmax = min(_CHUNK, n)
+    src = fv.expand(kmax, ch, h + 2, w + 2).clone()
+    off = torch.arange(kmax * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
+    off = off.view(kmax, ch, 1)  # start of each plane in the flat padded source
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
         k = e - s
@@ -62,11 +57,9 @@ def affine(
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
         idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
-        off = torch.arange(k * ch, device=x.device, dtype=torch.int32).mul_((h + 2) * (w + 2))
-        idx = idx + off.view(k, ch, 1)  # (k, C, HW)
-        src = fv.expand(k, ch, h + 2, w + 2).clone()  # ring of fill colour around the images
-        src[:, :, 1:-1, 1:-1] = x[s:e]
-        torch.index_select(src.view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
+        idx = idx + off[:k]  # (k, C, HW)
+        src[:k, :, 1:-1, 1:-1] = x[s:e]
+        torch.index_select(src[:k].view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
     return out
 
 
@@ -86,7 +79,7 @@ def shift(
     """
     n, c, h, w = x.shape
     out = torch.empty_like(x) if out is None else out
-    fv = _fill_tensor(x, fill)[0]  # (C, 1, 1)
+    fv = fill_values(x, fill, "fill")[0]  # (C, 1, 1)
     src = x.clone() if out.data_ptr() == x.data_ptr() else x
     for i in range(n):
         p, q = int(dx[i]), int(dy[i])
@@ -108,6 +101,27 @@ def _per_image(v: float | Tensor, n: int) -> Tensor:
 
 def _matrix(rows: list[Tensor]) -> Tensor:
     return torch.stack(rows, dim=1)  # (n, 6)
+
+
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # (a, b, c, d, e, f)
+_B, _C, _D, _F = 1, 2, 3, 5  # the entries shear_x, translate_x, shear_y, translate_y set
+
+
+def _identity_but(
+    x: Tensor,
+    slot: int,
+    v: float | Tensor,
+    fill: float | tuple[float, ...] | Tensor,
+    out: Tensor | None,
+) -> Tensor:
+    """:func:`affine` by the identity matrix with entry ``slot`` set to the per-image ``v``;
+    a translation by whole pixels (entry c or f) goes to :func:`shift` instead."""
+    p = _per_image(v, x.shape[0])
+    m = _matrix([p if i == slot else torch.full_like(p, e) for i, e in enumerate(_IDENTITY)])
+    if slot in (_C, _F) and bool((p == p.round()).all()):
+        d = m.long()
+        return shift(x, d[:, _C].tolist(), d[:, _F].tolist(), fill, out=out)
+    return affine(x, m, fill, out=out)
 
 
 def rotate_matrix(angle: Tensor, height: int, width: int) -> Tensor:
@@ -140,10 +154,7 @@ def shear_x(
     out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + factor * y (Pillow AFFINE (1, factor, 0, 0, 1, 0), as in timm)."""
-    n = x.shape[0]
-    s = _per_image(factor, n)
-    one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, s, zero, zero, one, zero]), fill, out=out)
+    return _identity_but(x, _B, factor, fill, out)
 
 
 def shear_y(
@@ -154,10 +165,7 @@ def shear_y(
     out: Tensor | None = None,
 ) -> Tensor:
     """y_in = factor * x + y (Pillow AFFINE (1, 0, 0, factor, 1, 0), as in timm)."""
-    n = x.shape[0]
-    s = _per_image(factor, n)
-    one, zero = torch.ones_like(s), torch.zeros_like(s)
-    return affine(x, _matrix([one, zero, zero, s, one, zero]), fill, out=out)
+    return _identity_but(x, _D, factor, fill, out)
 
 
 def translate_x(
@@ -168,12 +176,7 @@ def translate_x(
     out: Tensor | None = None,
 ) -> Tensor:
     """x_in = x + pixels (content moves left for positive ``pixels``; Pillow AFFINE)."""
-    n = x.shape[0]
-    p = _per_image(pixels, n)
-    if bool((p == p.round()).all()):
-        return shift(x, p.long().tolist(), [0] * n, fill, out=out)
-    one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, p, zero, one, zero]), fill, out=out)
+    return _identity_but(x, _C, pixels, fill, out)
 
 
 def translate_y(
@@ -184,9 +187,4 @@ def translate_y(
     out: Tensor | None = None,
 ) -> Tensor:
     """y_in = y + pixels (content moves up for positive ``pixels``; Pillow AFFINE)."""
-    n = x.shape[0]
-    p = _per_image(pixels, n)
-    if bool((p == p.round()).all()):
-        return shift(x, [0] * n, p.long().tolist(), fill, out=out)
-    one, zero = torch.ones_like(p), torch.zeros_like(p)
-    return affine(x, _matrix([one, zero, zero, zero, one, p]), fill, out=out)
+    return _identity_but(x, _F, pixels, fill, out)

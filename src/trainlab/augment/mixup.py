@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     check_nonnegative,
@@ -95,6 +95,13 @@ def box_lam(boxes: Tensor, height: int, width: int) -> Tensor:
     return 1.0 - area.double() / float(height * width)
 
 
+def _beta_or_one(g: int, alpha: float, generator: torch.Generator, device: torch.device) -> Tensor:
+    """(g,) float64 draws of Beta(alpha, alpha), or ones (no draw) when ``alpha`` is 0."""
+    if alpha > 0:
+        return sample_beta((g,), alpha, generator, device)
+    return torch.ones(g, dtype=torch.float64, device=device)
+
+
 def _draw(
     x: Tensor,
     *,
@@ -115,22 +122,26 @@ def _draw(
         use_cut = rand((g,), generator, dev) < switch_prob
     else:
         use_cut = torch.full((g,), cutmix_alpha > 0, device=dev)
-    lam_mix = (
-        sample_beta((g,), mixup_alpha, generator, dev)
-        if mixup_alpha > 0
-        else torch.ones(g, dtype=torch.float64, device=dev)
-    )
-    lam_cut = (
-        sample_beta((g,), cutmix_alpha, generator, dev)
-        if cutmix_alpha > 0
-        else torch.ones(g, dtype=torch.float64, device=dev)
-    )
+    lam_mix = _beta_or_one(g, mixup_alpha, generator, dev)
+    lam_cut = _beta_or_one(g, cutmix_alpha, generator, dev)
     boxes, lam_cut = cut_boxes(lam_cut, h, w, generator)
     lam = torch.where(use_cut, lam_cut, lam_mix)
     lam = torch.where(apply, lam, torch.ones_like(lam))
     use_cut &= apply
     boxes = torch.where(use_cut.unsqueeze(1), boxes, torch.zeros_like(boxes))
     return MixInfo(lam=lam[gid], partner=partner, cutmix=use_cut[gid], boxes=boxes[gid])
+
+
+def _check_mix_args(
+    mixup_alpha: float, cutmix_alpha: float, switch_prob: float, prob: float, mode: str
+) -> None:
+    """The checks shared by :func:`mix` and :class:`Mixup`."""
+    check_nonnegative(mixup_alpha, "mixup_alpha")
+    check_nonnegative(cutmix_alpha, "cutmix_alpha")
+    check_probability(switch_prob, "switch_prob")
+    check_probability(prob, "prob")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
 
 def mix(
@@ -155,23 +166,9 @@ def mix(
     ``return_info`` also the :class:`MixInfo`. An alpha of 0 disables that method;
     ``prob`` is the probability of mixing at all (per batch, pair or element).
     """
-    check_nonnegative(mixup_alpha, "mixup_alpha")
-    check_nonnegative(cutmix_alpha, "cutmix_alpha")
-    check_probability(switch_prob, "switch_prob")
-    check_probability(prob, "prob")
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    _check_mix_args(mixup_alpha, cutmix_alpha, switch_prob, prob, mode)
     check_generator(generator)
-    xb, single = check_images(x)
-    t = soft_targets(
-        _batch_targets(y, single),
-        num_classes,
-        label_smoothing=label_smoothing,
-        smoothing=smoothing,
-        dtype=_tdtype(x),
-    )
-    if t.shape[0] != xb.shape[0]:
-        raise ValueError(f"y: expected {xb.shape[0]} targets, got {t.shape[0]}")
+    xb, single, t = _prepare(x, y, num_classes, label_smoothing, smoothing)
     if mixup_alpha == 0 and cutmix_alpha == 0:
         prob = 0.0
     info = _draw(
@@ -183,8 +180,35 @@ def mix(
         switch_prob=switch_prob,
         generator=generator,
     )
-    out = apply_mix(xb, info)
-    tm = mix_targets(t, info.lam, info.partner)
+    return _finish(xb, single, t, info, return_info)
+
+
+def _prepare(
+    x: Tensor,
+    y: Tensor,
+    num_classes: int | None,
+    label_smoothing: float,
+    smoothing: str = "standard",
+) -> tuple[Tensor, bool, Tensor]:
+    """The images as a batch (N, C, H, W), whether it was one image, and soft targets (N, K)."""
+    xb, single = check_images(x)
+    t = soft_targets(
+        _batch_targets(y, single),
+        num_classes,
+        label_smoothing=label_smoothing,
+        smoothing=smoothing,
+        dtype=_tdtype(x),
+    )
+    if t.shape[0] != xb.shape[0]:
+        raise ValueError(f"y: expected {xb.shape[0]} targets, got {t.shape[0]}")
+    return xb, single, t
+
+
+def _finish(
+    xb: Tensor, single: bool, t: Tensor, info: MixInfo, return_info: bool
+) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, MixInfo]:
+    """Mix the images and the targets as ``info`` says; a single image comes back as one."""
+    out, tm = apply_mix(xb, info), mix_targets(t, info.lam, info.partner)
     if single:
         out, tm = out[0], tm[0]
     return (out, tm, info) if return_info else (out, tm)
@@ -211,13 +235,8 @@ def _explicit(
     partner: Tensor | None,
     label_smoothing: float,
 ) -> tuple[Tensor, bool, Tensor, Tensor, Tensor]:
-    xb, single = check_images(x)
+    xb, single, t = _prepare(x, y, num_classes, label_smoothing)
     n = xb.shape[0]
-    t = soft_targets(
-        _batch_targets(y, single), num_classes, label_smoothing=label_smoothing, dtype=_tdtype(x)
-    )
-    if t.shape[0] != n:
-        raise ValueError(f"y: expected {n} targets, got {t.shape[0]}")
     lam_t = torch.as_tensor(lam, dtype=torch.float64, device=xb.device).expand(n).clone()
     if not bool(((lam_t >= 0) & (lam_t <= 1)).all()):
         raise ValueError(f"lam: expected values in [0, 1], got {lam!r}")
@@ -269,10 +288,7 @@ def mixup(
         torch.zeros(n, dtype=torch.bool, device=xb.device),
         torch.zeros(n, 4, dtype=torch.long, device=xb.device),
     )
-    out, tm = apply_mix(xb, info), mix_targets(t, lam_t, partner)
-    if single:
-        out, tm = out[0], tm[0]
-    return (out, tm, info) if return_info else (out, tm)
+    return _finish(xb, single, t, info, return_info)
 
 
 def cutmix(
@@ -316,13 +332,10 @@ def cutmix(
         raise ValueError(f"box: expected (y0, y1, x0, x1) inside a {h}x{w} image, got {box!r}")
     lam_t = box_lam(boxes, h, w)
     info = MixInfo(lam_t, partner, torch.ones(n, dtype=torch.bool, device=xb.device), boxes)
-    out, tm = apply_mix(xb, info), mix_targets(t, lam_t, partner)
-    if single:
-        out, tm = out[0], tm[0]
-    return (out, tm, info) if return_info else (out, tm)
+    return _finish(xb, single, t, info, return_info)
 
 
-class Mixup(torch.nn.Module):
+class Mixup(SeededModule):
     """Configured Mixup/CutMix with its own generator: ``x, y_soft = Mixup(...)(x, y)``.
 
     Arguments as in :func:`mix`. The generator is created on the first batch's device from
@@ -342,16 +355,11 @@ class Mixup(torch.nn.Module):
         smoothing: str = "standard",
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(seed)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes: expected a positive int, got {num_classes!r}")
-        check_nonnegative(mixup_alpha, "mixup_alpha")
-        check_nonnegative(cutmix_alpha, "cutmix_alpha")
-        check_probability(switch_prob, "switch_prob")
-        check_probability(prob, "prob")
+        _check_mix_args(mixup_alpha, cutmix_alpha, switch_prob, prob, mode)
         check_probability(label_smoothing, "label_smoothing")
-        if mode not in MODES:
-            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
         self.num_classes, self.mode = num_classes, mode
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
         self.switch_prob, self.prob = float(switch_prob), float(prob)
@@ -359,7 +367,6 @@ class Mixup(torch.nn.Module):
         if smoothing not in SMOOTHING:
             raise ValueError(f"smoothing: expected one of {SMOOTHING}, got {smoothing!r}")
         self.smoothing = smoothing
-        self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         return mix(  # type: ignore[return-value]
@@ -375,9 +382,3 @@ class Mixup(torch.nn.Module):
             smoothing=self.smoothing,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)

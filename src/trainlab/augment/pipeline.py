@@ -94,7 +94,10 @@ class TrainAugment(torch.nn.Module):
             x = horizontal_flip(x, prob=self.hflip, generator=self._flip_gen.get(x.device))  # type: ignore[assignment]
         if self.rand_augment is not None:
             if self.mean is not None and self.std is not None:
-                mean, std = self.mean.to(x.device), self.std.to(x.device)
+                # kept on the batches' device: later batches copy nothing (a blocking
+                # host-to-device copy per batch otherwise)
+                self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+                mean, std = self.mean, self.std
                 raw = (x * std + mean).clamp_(0.0, 1.0)  # back to intensities in [0, 1]
                 x = (self.rand_augment(raw) - mean) / std
             else:

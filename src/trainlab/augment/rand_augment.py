@@ -30,7 +30,7 @@ from torch import Tensor
 from . import geometric as _g
 from . import photometric as _c
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     put_rows,
@@ -54,10 +54,8 @@ OPS = (
     "translate_x",
     "translate_y",
 )
-LUT_OPS = ("autocontrast", "equalize", "solarize", "posterize", "brightness", "contrast")
+LUT_OPS = tuple(_c.LUTS)  # the table-driven ops, adjacent in OPS
 MAX_MAGNITUDE = 10.0
-_SIGNED = ("brightness", "contrast", "color", "sharpness", "rotate", "shear_x", "shear_y",
-           "translate_x", "translate_y")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,9 +113,11 @@ def _lut(x: Tensor, name: str, param: Tensor) -> Tensor:
 
 
 def _check_magnitude(magnitude: float, name: str = "magnitude") -> float:
-    if isinstance(magnitude, bool) or not isinstance(magnitude, (int, float)):
-        raise ValueError(f"{name}: expected a number in [0, {MAX_MAGNITUDE:g}], got {magnitude!r}")
-    if not 0.0 <= magnitude <= MAX_MAGNITUDE:
+    if (
+        isinstance(magnitude, bool)
+        or not isinstance(magnitude, (int, float))
+        or not 0.0 <= magnitude <= MAX_MAGNITUDE
+    ):
         raise ValueError(f"{name}: expected a number in [0, {MAX_MAGNITUDE:g}], got {magnitude!r}")
     return float(magnitude)
 
@@ -129,6 +129,18 @@ def _check_ops(ops: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if bad or not ops:
         raise ValueError(f"ops: expected a non-empty subset of {OPS}, got {ops!r}")
     return tuple(o for o in OPS if o in set(ops))  # canonical order: table ops contiguous
+
+
+def _check_args(
+    num_ops: int, magnitude: float, magnitude_std: float, ops: tuple[str, ...] | list[str] | None
+) -> tuple[int, float, float, tuple[str, ...]]:
+    """The checks shared by :func:`rand_augment` and :class:`RandAugment`."""
+    if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
+        raise ValueError(f"num_ops: expected an int >= 0, got {num_ops!r}")
+    magnitude = _check_magnitude(magnitude)
+    if not isinstance(magnitude_std, (int, float)) or not 0.0 <= magnitude_std < float("inf"):
+        raise ValueError(f"magnitude_std: expected a finite number >= 0, got {magnitude_std!r}")
+    return num_ops, magnitude, float(magnitude_std), _check_ops(ops)
 
 
 def apply_op(
@@ -194,12 +206,7 @@ def rand_augment(
     ops uncover. The input is never modified."""
     check_generator(generator)
     xb, single = check_images(x)
-    if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
-        raise ValueError(f"num_ops: expected an int >= 0, got {num_ops!r}")
-    _check_magnitude(magnitude)
-    if not isinstance(magnitude_std, (int, float)) or not 0.0 <= magnitude_std < float("inf"):
-        raise ValueError(f"magnitude_std: expected a finite number >= 0, got {magnitude_std!r}")
-    names = _check_ops(ops)
+    num_ops, magnitude, magnitude_std, names = _check_args(num_ops, magnitude, magnitude_std, ops)
     fill_t = _fill_units(xb, fill)
     n = xb.shape[0]
     dev, gdev = xb.device, generator.device
@@ -240,7 +247,7 @@ def rand_augment(
     return out
 
 
-class RandAugment(torch.nn.Module):
+class RandAugment(SeededModule):
     """Configured :func:`rand_augment` with its own generator (created on the first batch's
     device from ``seed``; its state is part of ``state_dict()``). Works on a batch on the
     training device or on single images (C, H, W) inside data-loader workers."""
@@ -255,15 +262,11 @@ class RandAugment(torch.nn.Module):
         fill: float | tuple[float, ...] = 128,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
-            raise ValueError(f"num_ops: expected an int >= 0, got {num_ops!r}")
-        self.num_ops, self.magnitude = num_ops, _check_magnitude(magnitude)
-        if not isinstance(magnitude_std, (int, float)) or not 0.0 <= magnitude_std < float("inf"):
-            raise ValueError(f"magnitude_std: expected a finite number >= 0, got {magnitude_std!r}")
-        self.magnitude_std = float(magnitude_std)
-        self.ops, self.fill = _check_ops(ops), fill
-        self.generator = SeededGenerator(seed)
+        super().__init__(seed)
+        self.num_ops, self.magnitude, self.magnitude_std, self.ops = _check_args(
+            num_ops, magnitude, magnitude_std, ops
+        )
+        self.fill = fill
 
     def forward(self, x: Tensor) -> Tensor:
         return rand_augment(  # type: ignore[return-value]
@@ -275,9 +278,3 @@ class RandAugment(torch.nn.Module):
             fill=self.fill,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)

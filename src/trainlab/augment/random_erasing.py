@@ -24,11 +24,12 @@ import torch
 from torch import Tensor
 
 from ._common import (
-    SeededGenerator,
+    SeededModule,
     check_generator,
     check_images,
     check_probability,
     check_range,
+    fill_values,
 )
 
 FILL_MODES = ("const", "rand", "pixel")
@@ -41,6 +42,27 @@ def _check_count(count: int | tuple[int, int]) -> tuple[int, int]:
     ):
         raise ValueError(f"count: expected an int >= 0 or a pair (min, max), got {count!r}")
     return lo, hi
+
+
+def _check_args(
+    prob: float,
+    area: tuple[float, float],
+    aspect: tuple[float, float],
+    count: int | tuple[int, int],
+    mode: str,
+) -> tuple[float, tuple[float, float], tuple[float, float], tuple[int, int]]:
+    """The checks shared by :func:`random_erasing` and :class:`RandomErasing`."""
+    prob = check_probability(prob, "prob")
+    area = check_range(area, "area", 0.0, 1.0)
+    if area[1] <= 0:
+        raise ValueError(f"area: expected max > 0, got {area!r}")
+    aspect = check_range(aspect, "aspect", 0.0, math.inf)
+    if aspect[0] <= 0:
+        raise ValueError(f"aspect: expected 0 < min <= max, got {aspect!r}")
+    cnt = _check_count(count)
+    if mode not in FILL_MODES:
+        raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+    return prob, area, aspect, cnt
 
 
 def draw_boxes(
@@ -115,26 +137,11 @@ def random_erasing(
     """
     check_generator(generator)
     xb, single = check_images(x)
-    check_probability(prob, "prob")
-    area = check_range(area, "area", 0.0, 1.0)
-    if area[1] <= 0:
-        raise ValueError(f"area: expected max > 0, got {area!r}")
-    aspect = check_range(aspect, "aspect", 0.0, math.inf)
-    if aspect[0] <= 0:
-        raise ValueError(f"aspect: expected 0 < min <= max, got {aspect!r}")
-    cnt = _check_count(count)
-    if mode not in FILL_MODES:
-        raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+    prob, area, aspect, cnt = _check_args(prob, area, aspect, count, mode)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts: expected an int >= 1, got {attempts!r}")
     n, c, h, w = xb.shape
-    const = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
-    if const.numel() not in (1, c):
-        raise ValueError(f"value: expected 1 or {c} values, got {const.tolist()}")
-    const = const.expand(c).reshape(c, 1, 1)
-    if xb.dtype == torch.uint8:
-        const = const.round().clamp(0, 255)
-    const = const.to(dtype=xb.dtype, device=xb.device)
+    const = fill_values(xb, value, "value")[0]  # (C, 1, 1)
     boxes = draw_boxes(n, h, w, prob=prob, area=area, aspect=aspect, count=cnt,
                        attempts=attempts, generator=generator)  # fmt: skip
     out = xb.clone()
@@ -151,7 +158,7 @@ def random_erasing(
     return (out, boxes[0] if single else boxes) if return_boxes else out
 
 
-class RandomErasing(torch.nn.Module):
+class RandomErasing(SeededModule):
     """Configured :func:`random_erasing` with its own generator (state in ``state_dict()``)."""
 
     def __init__(
@@ -165,15 +172,9 @@ class RandomErasing(torch.nn.Module):
         value: float | tuple[float, ...] = 0.0,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        self.prob = check_probability(prob, "prob")
-        self.area = check_range(area, "area", 0.0, 1.0)
-        self.aspect = check_range(aspect, "aspect", 0.0, math.inf)
-        self.count = _check_count(count)
-        if mode not in FILL_MODES:
-            raise ValueError(f"mode: expected one of {FILL_MODES}, got {mode!r}")
+        super().__init__(seed)
+        self.prob, self.area, self.aspect, self.count = _check_args(prob, area, aspect, count, mode)
         self.mode, self.value = mode, value
-        self.generator = SeededGenerator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
         return random_erasing(  # type: ignore[return-value]
@@ -186,9 +187,3 @@ class RandomErasing(torch.nn.Module):
             value=self.value,
             generator=self.generator.get(x.device),
         )
-
-    def get_extra_state(self) -> dict:
-        return self.generator.state()
-
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.load(state)
