@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from tests.conftest import run_cli
+from tests.trainers import digits_trainer
 
 from trainlab import schedules as S
 from trainlab.cli import main
@@ -34,10 +35,7 @@ class _Record(Callback):
 
 
 def _trainer(tmp_path: Path, name: str, overrides=(), callbacks=()) -> Trainer:
-    config = load_config(overrides=[*SMALL, f"name={name}", f"runs_dir={tmp_path}", *overrides])
-    run = RunDir.create(config.runs_dir, config.name)
-    run.write_config(config.model_dump(mode="json"))
-    return Trainer(config, load_dataset("digits", seed=config.seed), run, callbacks)
+    return digits_trainer(tmp_path, name, [*SMALL, *overrides], callbacks)
 
 
 @pytest.mark.slow

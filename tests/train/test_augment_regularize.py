@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.trainers import StopAt, digits_trainer
 
 from trainlab.data import load_dataset
 from trainlab.errors import ConfigError
@@ -30,21 +31,7 @@ RECIPE = [
 
 
 def _trainer(tmp_path: Path, name: str, overrides=(), callbacks=()) -> Trainer:
-    config = load_config(overrides=[*SMALL, *RECIPE, f"name={name}", f"runs_dir={tmp_path}",
-                                    *overrides])  # fmt: skip
-    data = load_dataset("digits", seed=config.seed)
-    run = RunDir.create(config.runs_dir, config.name)
-    run.write_config(config.model_dump(mode="json"))
-    return Trainer(config, data, run, callbacks)
-
-
-class _StopAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer, loss, batch_size) -> None:
-        if trainer.step == self.step:
-            trainer.request_stop()
+    return digits_trainer(tmp_path, name, [*SMALL, *RECIPE, *overrides], callbacks)
 
 
 @pytest.mark.slow
@@ -64,7 +51,7 @@ def test_modern_recipe_trains_evaluates_ema_and_resumes_exactly(tmp_path: Path) 
     row = full.history[-1]
     assert "val_ema_acc" in row and "val_ema_loss" in row
     assert summary["test"]["acc"] > 0.1
-    stopped = _trainer(tmp_path, "stopped", callbacks=[_StopAt(9)])
+    stopped = _trainer(tmp_path, "stopped", callbacks=[StopAt(9)])
     with pytest.raises(TrainingInterrupted):
         stopped.fit()
     config = load_config(overrides=[*SMALL, *RECIPE, "name=stopped", f"runs_dir={tmp_path}"])

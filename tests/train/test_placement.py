@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from tests.trainers import StopAt
 
 import trainlab.train.build as build
 from trainlab.augment import PerImageRandAugment, PlacementChoice, measure_placement
@@ -22,7 +23,6 @@ from trainlab.errors import ConfigError
 from trainlab.recipes import load_config
 from trainlab.recipes.schema import Config
 from trainlab.train import RunDir, Trainer, TrainingInterrupted, load_checkpoint
-from trainlab.train.callbacks import Callback
 from trainlab.train.rng import rng_state
 
 # (start, end) of the timed batch run, then of the timed worker run
@@ -161,15 +161,6 @@ def test_auto_equals_the_explicit_run_of_the_placement_it_measured(
     assert _same(_weights(auto.model), _weights(explicit.model))
 
 
-class _StopAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer: Trainer, loss: torch.Tensor, batch_size: int) -> None:
-        if trainer.step == self.step:
-            trainer.request_stop()
-
-
 def test_resume_keeps_the_recorded_placement(
     images: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -181,7 +172,7 @@ def test_resume_keeps_the_recorded_placement(
     _favor(monkeypatch, "worker")
     for name in ("cli", "api"):
         with pytest.raises(TrainingInterrupted):
-            _trainer(_config(images), name, [_StopAt(5)]).fit()  # mid-epoch 2
+            _trainer(_config(images), name, [StopAt(5)]).fit()  # mid-epoch 2
     run_dir = Path(_config(images).runs_dir)
     assert load_checkpoint(run_dir / "cli" / "checkpoints" / "last.pt")["augment_placement"] == (
         "worker"

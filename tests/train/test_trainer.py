@@ -7,21 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.trainers import StopAt, digits_trainer
 
 from trainlab.data import load_dataset
 from trainlab.recipes import load_config
 from trainlab.train import RunDir, Trainer, TrainingDiverged, TrainingInterrupted
-from trainlab.train.callbacks import Callback
 
 SMALL = ["model.name=cnn", "model.args.widths=[8, 16]", "train.epochs=3", "data.batch_size=64"]
 
 
 def _trainer(tmp_path: Path, name: str, overrides=(), callbacks=()) -> Trainer:
-    config = load_config(overrides=[*SMALL, f"name={name}", f"runs_dir={tmp_path}", *overrides])
-    data = load_dataset("digits", seed=config.seed)
-    run = RunDir.create(config.runs_dir, config.name)
-    run.write_config(config.model_dump(mode="json"))
-    return Trainer(config, data, run, callbacks)
+    return digits_trainer(tmp_path, name, [*SMALL, *overrides], callbacks)
 
 
 def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -41,20 +37,11 @@ def test_same_config_twice_gives_identical_weights_and_metrics(tmp_path: Path) -
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-class _StopAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer, loss, batch_size) -> None:
-        if trainer.step == self.step:
-            trainer.request_stop()
-
-
 @pytest.mark.parametrize("stop_step", [7, 19, 40])  # mid-epoch, an epoch's last step, later
 def test_resume_from_any_step_is_bit_identical(tmp_path: Path, stop_step: int) -> None:
     full = _trainer(tmp_path, "full", ["train.deterministic=true"])
     full.fit()
-    stopped = _trainer(tmp_path, "stopped", callbacks=[_StopAt(stop_step)])
+    stopped = _trainer(tmp_path, "stopped", callbacks=[StopAt(stop_step)])
     with pytest.raises(TrainingInterrupted):
         stopped.fit()
     del stopped
