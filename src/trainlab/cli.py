@@ -53,9 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE", help="YAML config; keys override the defaults")
     t.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
     t.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
-    t.add_argument("--task", choices=["auto", "classification", "regression"])
+    t.add_argument(
+        "--task", choices=["auto", "classification", "regression", "multilabel", "segmentation"]
+    )
     t.add_argument("--model", metavar="NAME", help="a registered model (see `trainlab models`)")
-    t.add_argument("--epochs", metavar="N", help="number of epochs")
+    t.add_argument("--epochs", metavar="N", type=int, help="number of epochs")
     t.add_argument(
         "--set",
         metavar="KEY=VALUE",
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--data", metavar="PATH", help="the data (sets the steps per epoch)")
     pl.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
     pl.add_argument("--model", metavar="NAME", help="a registered model")
-    pl.add_argument("--epochs", metavar="N", help="number of epochs")
+    pl.add_argument("--epochs", metavar="N", type=int, help="number of epochs")
     pl.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[], help="override a config key"
     )
@@ -107,17 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _train_overrides(args: argparse.Namespace) -> list[str]:
-    pairs = [
-        ("data.source", args.data),
-        ("data.target", args.target),
-        ("data.task", args.task),
-        ("model.name", args.model),
-        ("train.epochs", args.epochs),
-        ("name", args.name),
-        ("runs_dir", args.runs_dir),
-    ]
-    return [f"{k}={v}" for k, v in pairs if v is not None] + list(args.set)
+def _shortcuts(args: argparse.Namespace) -> dict[str, Any]:
+    """The shortcut flags as config values, taken as typed (`--name 2024` stays a string)."""
+    pairs = {
+        "data.source": args.data,
+        "data.target": args.target,
+        "data.task": args.task,
+        "model.name": args.model,
+        "train.epochs": args.epochs,
+        "name": args.name,
+        "runs_dir": args.runs_dir,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from trainlab.recipes import load_config
+
+    return load_config(args.config, list(args.set), values=_shortcuts(args))
 
 
 def _console(stderr: bool = False) -> Any:
@@ -139,14 +148,9 @@ def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: d
     console.print(table)
 
 
-def _confusion_note(summary: dict) -> dict[str, str]:
-    """The confusion-matrix PNG of a classification run, when one was written."""
-    from trainlab.train import RunDir
-
-    if summary.get("run_dir") is None:
-        return {}
-    png = RunDir(summary["run_dir"]).confusion
-    return {"confusion matrix": str(png)} if png.is_file() else {}
+def _plots_note(summary: dict) -> dict[str, str]:
+    """The test pictures the task wrote (e.g. the confusion matrix)."""
+    return dict(summary.get("plots") or {})
 
 
 def _load_run(run_dir: str) -> tuple[Any, Any]:
@@ -179,19 +183,17 @@ def _fit(trainer: Any, console: Any) -> int:
         "test (best checkpoint, epoch {})".format(summary["best_epoch"]),
         {f"test_{k}": v for k, v in summary["test"].items()},
         {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]}
-        | _confusion_note(summary),
+        | _plots_note(summary),
     )
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from trainlab.recipes import load_config
-    from trainlab.train.build import build_data
-
-    config = load_config(args.config, _train_overrides(args))
-    if args.print_config:
+    config = _load(args)
+    if args.print_config:  # validated, and without importing torch
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
         return 0
+    from trainlab.train.build import build_data
     from trainlab.train import RunDir, Trainer
     from trainlab.train.progress import ConsoleReporter
 
@@ -254,8 +256,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             layout=config.data.layout,
         )
         where = args.data
-    model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]))
-    model.load_state_dict(state["model"])
+    model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
+    model.load_state_dict(state["modules"]["model"])
     png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
     metrics = evaluate(
         model,
@@ -278,7 +280,6 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from trainlab.data import BatchLoader
-    from trainlab.recipes import load_config
     from trainlab.schedules import plot_lr
     from trainlab.train.build import (
         build_data,
@@ -287,7 +288,7 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
         build_schedule,
     )
 
-    config = load_config(args.config, _train_overrides(args))
+    config = _load(args)
     data = build_data(config)
     steps_per_epoch = len(BatchLoader(data.train, config.data.batch_size, drop_last=True))
     if steps_per_epoch == 0:
@@ -295,7 +296,7 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
             f"data.batch_size = {config.data.batch_size}: larger than the training split "
             f"({len(data.train)} samples), so an epoch has no step"
         )
-    model = build_model(config, data.num_outputs, data.in_shape)
+    model = build_model(config, data.num_outputs, data.in_shape, task=data.task)
     optimizer = build_optimizer_from_config(config, model)
     schedule = build_schedule(config, steps_per_epoch)
     out = Path(args.out)

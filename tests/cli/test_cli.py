@@ -24,7 +24,7 @@ def _rows(run: Path) -> list[dict[str, str]]:
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
+    return torch.load(run / "checkpoints" / "last.pt", weights_only=True)["modules"]["model"]
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ def test_modern_recipe_trains_evaluates_ema_and_resumes_exactly(tmp_path: Path) 
     # smoothing lives in the soft targets: the training loss does not apply it again
     logits, soft = torch.randn(4, 10), torch.softmax(torch.randn(4, 10), dim=1)
     plain = -(soft * torch.log_softmax(logits, dim=1)).sum(1).mean()
-    torch.testing.assert_close(full.train_loss_fn(logits, soft), plain)
+    torch.testing.assert_close(full.task.train_loss_fn(logits, soft), plain)
     hard = torch.tensor([1, 2, 3, 4])
     torch.testing.assert_close(  # hard targets (evaluation) are still smoothed
         full.loss_fn(logits, hard),

@@ -50,6 +50,7 @@ def _config(images: Path, *overrides: str) -> Config:
             "data.num_workers=2",
             "augment.randaugment_n=2",
             "augment.hflip=0.5",
+            "augment.placement=auto",  # these tests are about auto (the default is batch)
             *overrides,
         ]
     )
@@ -183,7 +184,7 @@ def test_resume_keeps_the_recorded_placement(
     assert "augment placement: worker (recorded by the run)" in capsys.readouterr().out
     resumed = load_checkpoint(run_dir / "cli" / "checkpoints" / "last.pt")
     assert resumed["augment_placement"] == "worker" and resumed["step"] == full.step
-    assert _same(resumed["model"], _weights(full.model))
+    assert _same(resumed["modules"]["model"], _weights(full.model))
 
     made = _favor(monkeypatch, "batch")
     api = Trainer(_config(images), build.build_data(_config(images)), RunDir.open(run_dir / "api"))

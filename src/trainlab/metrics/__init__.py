@@ -5,6 +5,7 @@ classification  ClassificationMetrics: loss, acc, top-k, precision/recall/F1 (ma
 multilabel      MultiLabelMetrics: hamming and subset accuracy, F1 (micro, macro)
 regression      RegressionMetrics: loss, RMSE, MAE, R^2
 segmentation    OverlapMetrics: pixel accuracy, Dice and IoU scores
+any task        MeanMetrics: sample-weighted means of named scalars (losses)
 """
 
 from trainlab.metrics.calibration import calibration_bins, expected_calibration_error
@@ -15,6 +16,7 @@ from trainlab.metrics.confusion import (
     precision_recall_f1,
     tp_fp_fn,
 )
+from trainlab.metrics.mean import MeanMetrics
 from trainlab.metrics.multilabel import MultiLabelMetrics
 from trainlab.metrics.overlap import OverlapMetrics
 from trainlab.metrics.plot import save_confusion_matrix
@@ -23,6 +25,7 @@ from trainlab.metrics.running import RunningMetrics, metrics_for_task
 
 __all__ = [
     "ClassificationMetrics",
+    "MeanMetrics",
     "MultiLabelMetrics",
     "OverlapMetrics",
     "RegressionMetrics",

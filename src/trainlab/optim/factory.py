@@ -27,18 +27,23 @@ from trainlab.optim.optimizers import (
     Rprop,
 )
 from trainlab.optim.param_groups import param_groups
+from trainlab.optim.variants import NesterovLookaheadSGD, VelocitySGD
 
 _CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad, "rmsprop": RMSprop,
     "adadelta": Adadelta, "adamax": Adamax, "nadam": NAdam, "asgd": ASGD, "rprop": Rprop,
-    "lbfgs": LBFGS,
+    "lbfgs": LBFGS, "sgd_velocity": VelocitySGD, "sgd_lookahead": NesterovLookaheadSGD,
 }  # fmt: skip
 OPTIMIZERS = tuple(_CLASSES)
-#: the names a training config may use (LBFGS needs a closure the trainer does not pass)
-CONFIG_OPTIMIZERS = tuple(n for n in OPTIMIZERS if n != "lbfgs")
+#: the names a training config may use (the engine passes L-BFGS its closure)
+CONFIG_OPTIMIZERS = OPTIMIZERS
+#: optimizers whose step re-evaluates the loss through a closure
+CLOSURE_OPTIMIZERS = ("lbfgs",)
 
 _USES = {  # which of the common arguments each optimizer takes
-    "momentum": ("sgd",),  # RMSprop's momentum (default 0) goes through `options`
+    # RMSprop's momentum (default 0) goes through `options`; the notes' SGD variants take
+    # their 2-lambda-w penalty as `options: {l2: lambda}` (F2:13-22)
+    "momentum": ("sgd", "sgd_velocity", "sgd_lookahead"),
     "nesterov": ("sgd",),
     "betas": ("adam", "adamw", "adamax", "nadam"),
     "eps": ("adam", "adamw", "adamax", "nadam", "adagrad", "rmsprop", "adadelta"),

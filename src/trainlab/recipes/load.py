@@ -121,11 +121,16 @@ def load_config(
     file: Path | str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     base: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Config:
-    """Defaults (or `base`), then the YAML `file`, then `--set` overrides, validated."""
+    """Defaults (or `base`), then the YAML `file`, then `values` ({dotted key: value}, taken
+    as they are: the CLI's --name/--data/--target shortcuts, which must stay strings), then
+    `--set` overrides (YAML-parsed), validated."""
     tree: dict[str, Any] = dict(base) if base is not None else {}
     if file is not None:
         tree = deep_merge(tree, read_yaml(file))
+    for key, value in (values or {}).items():
+        set_path(tree, key.split("."), value)
     for item in overrides:
         path, value = parse_override(item)
         set_path(tree, path, value)

@@ -49,6 +49,15 @@ class DataConfig(_Section):
     )
     normalize: bool = Field(True, description="standardize inputs with train-split statistics")
 
+    @field_validator("split", mode="before")
+    @classmethod
+    def _three_fractions(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple) and len(v) != 3:
+            raise ValueError(
+                f"expected three fractions (train, val, test), e.g. [0.7, 0.15, 0.15]; got {len(v)}"
+            )
+        return v
+
     @field_validator("split")
     @classmethod
     def _split_sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -60,7 +69,11 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    name: str = Field("cnn", description="a registered model name (trainlab models)")
+    name: str = Field(
+        "auto",
+        description="a registered model name (trainlab models); 'auto': unet for "
+        "segmentation, cnn otherwise",
+    )
     args: dict[str, Any] = Field(
         default_factory=dict, description="keyword arguments for the model constructor"
     )
@@ -70,7 +83,7 @@ class ModelConfig(_Section):
     def _registered(cls, v: str) -> str:
         from trainlab.models import list_models
 
-        return _one_of(v, list_models(), "model")
+        return v if v == "auto" else _one_of(v, list_models(), "model")
 
 
 class OptimConfig(_Section):
@@ -104,6 +117,15 @@ class OptimConfig(_Section):
     num_layers: int | None = Field(None, ge=1, description="blocks, for layer_decay")
     module_lrs: dict[str, float] = Field(
         default_factory=dict, description="lr per parameter-name prefix, e.g. {head: 0.01}"
+    )
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="module-name patterns frozen at the start (F2:38), e.g. ['stem', 'stages.0']",
+    )
+    unfreeze: dict[int, list[str]] = Field(
+        default_factory=dict,
+        description="progressive unfreezing: {epoch: patterns} unfrozen when that epoch "
+        "(0-based) starts; ['*'] unfreezes everything",
     )
 
     @field_validator("name")
@@ -189,7 +211,26 @@ class TrainConfig(_Section):
     epochs: int = Field(30, ge=1)
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    deterministic: bool = Field(True, description="use deterministic algorithms")
+    deterministic: bool = Field(
+        True,
+        description="deterministic algorithms on (false: off, and cuDNN may benchmark); set for "
+        "the run only, restored afterwards",
+    )
+    precision: Literal["32", "bf16-mixed", "16-mixed"] = Field(
+        "32",
+        description="'32' float32; 'bf16-mixed' autocast to bfloat16 (CPU and CUDA); "
+        "'16-mixed' autocast to float16 with a GradScaler (CUDA only)",
+    )
+    accumulate: int = Field(
+        1, ge=1, description="batches per optimizer update (the schedule counts updates)"
+    )
+    compile: bool = Field(False, description="torch.compile the task's modules")
+    channels_last: bool = Field(False, description="channels_last memory format for images")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
     @field_validator("device")
     @classmethod
@@ -219,6 +260,47 @@ class LossConfig(_Section):
         return v
 
 
+class TaskConfig(_Section):
+    """Which training task runs on the engine (trainlab.train.list_tasks())."""
+
+    name: str = Field("supervised", description="a registered task name")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments for the task's constructor"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _registered_task(cls, v: str) -> str:
+        from trainlab.train.registry import list_tasks
+
+        return _one_of(v, list_tasks(), "task")
+
+
+class EarlyStopConfig(_Section):
+    """Stop when a validation metric stops improving (off while patience is 0)."""
+
+    monitor: str | None = Field(
+        None, description="a validation metric, e.g. 'loss' or 'acc'; default the primary one"
+    )
+    patience: int = Field(0, ge=0, description="epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as better")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="'auto': max for scores (acc, f1, dice, ...), min for losses/errors"
+    )
+
+
+class LogConfig(_Section):
+    """Per-step scalars (loss, lr, grad norm, samples/s) besides the epoch rows."""
+
+    every_steps: int = Field(
+        50, ge=0, description="write a step row every N optimizer updates (0: off)"
+    )
+    format: Literal["csv", "jsonl"] = Field("csv", description="metrics_steps.csv or .jsonl")
+    tensorboard: bool = Field(
+        False, description="also write TensorBoard events (pip install trainlab[tensorboard])"
+    )
+
+
 class CheckpointConfig(_Section):
     every_steps: int = Field(
         0, ge=0, description="also checkpoint every N optimizer steps inside an epoch (0: off)"
@@ -241,10 +323,12 @@ class AugmentConfig(_Section):
     mix_prob: float = Field(1.0, ge=0, le=1, description="probability of mixing at all")
     mode: Literal["batch", "pair", "elem"] = Field("batch", description="mixing granularity")
     placement: Literal["auto", "batch", "worker"] = Field(
-        "auto",
-        description="where RandAugment runs: 'batch' on the training device, 'worker' per image "
-        "in the data.num_workers loader threads (CPU only), 'auto' the faster, measured once "
-        "at the start on a CPU with workers (batch otherwise); a resumed run keeps its choice",
+        "batch",
+        description="where RandAugment runs: 'batch' on the training device (default, "
+        "reproducible everywhere), 'worker' per image in the data.num_workers loader threads "
+        "(CPU only), 'auto' the faster, measured once at the start on a CPU with workers: the "
+        "two paths draw different random streams, so 'auto' trades reproducibility across "
+        "machines for speed; a resumed run keeps its choice",
     )
 
 
@@ -258,6 +342,12 @@ class RegularizeConfig(_Section):
     ema_warmup: Literal["none", "tf", "power"] = "none"
     clip_grad_norm: float = Field(0.0, ge=0, description="max global grad norm (0: off)")
     clip_grad_value: float = Field(0.0, ge=0, description="max |grad| (0: off)")
+    l1: float = Field(
+        0.0, ge=0, description="L1 penalty lambda * sum|w| on the weights (F3:1448; 0: off)"
+    )
+    dropout: float | None = Field(
+        None, ge=0, lt=1, description="dropout rate, for models that take one (None: model's)"
+    )
 
 
 class Config(_Section):
@@ -272,6 +362,9 @@ class Config(_Section):
     sched: SchedConfig = Field(default_factory=SchedConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    early_stop: EarlyStopConfig = Field(default_factory=EarlyStopConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)

@@ -6,6 +6,8 @@ know nothing of the config.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ from trainlab.errors import ConfigError
 from trainlab.models import create_model, list_models, model_accepts
 from trainlab.optim import build_optimizer
 from trainlab.recipes.schema import Config
-from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value
+from trainlab.regularize import WeightEMA
 from trainlab.schedules import Schedule
 from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
@@ -42,24 +44,55 @@ def build_data(config: Config) -> DataBundle:
     )
 
 
-def build_model(config: Config, num_outputs: int, in_shape: tuple[int, ...]) -> nn.Module:
-    """The config's model for `num_outputs` outputs and samples of `in_shape`."""
-    args = dict(config.model.args)
-    rate = config.regularize.drop_path_rate
-    if rate > 0:
-        if not model_accepts(config.model.name, "drop_path_rate"):
-            with_drop_path = [m for m in list_models() if model_accepts(m, "drop_path_rate")]
-            raise ConfigError(
-                f"regularize.drop_path_rate = {rate}: model {config.model.name!r} has no "
-                f"residual branches to drop; expected 0, or one of {', '.join(with_drop_path)}"
-            )
-        args.setdefault("drop_path_rate", rate)
+def model_name(config: Config, task: str) -> str:
+    """`model.name`, with 'auto' resolved: `unet` for segmentation, `cnn` otherwise."""
+    name = config.model.name
+    if name == "auto":
+        return "unet" if task == "segmentation" else "cnn"
+    return name
+
+
+def _rate_arg(
+    name: str, key: str, value: float, args: dict[str, Any], why: str, *accepted: str
+) -> None:
+    """Pass `value` to the first constructor argument of `accepted` that model `name` takes."""
+    for arg in accepted:
+        if model_accepts(name, arg):
+            args.setdefault(arg, value)
+            return
+    takers = [m for m in list_models() if any(model_accepts(m, a) for a in accepted)]
+    raise ConfigError(
+        f"{key} = {value}: model {name!r} {why}; expected the default, or one of "
+        f"{', '.join(takers)}"
+    )
+
+
+def build_model(
+    config: Config,
+    num_outputs: int,
+    in_shape: tuple[int, ...],
+    *,
+    task: str = "classification",
+    name: str | None = None,
+    extra_args: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+    name = name or model_name(config, task)
+    args = dict(config.model.args) | dict(extra_args or {})
+    r = config.regularize
+    if r.drop_path_rate > 0:
+        _rate_arg(
+            name, "regularize.drop_path_rate", r.drop_path_rate, args,
+            "has no residual branches to drop", "drop_path_rate",
+        )  # fmt: skip
+    if r.dropout is not None:
+        _rate_arg(
+            name, "regularize.dropout", r.dropout, args, "has no dropout", "dropout", "drop_rate"
+        )
     try:
-        return create_model(config.model.name, num_classes=num_outputs, in_shape=in_shape, **args)
+        return create_model(name, num_classes=num_outputs, in_shape=in_shape, **args)
     except (TypeError, ValueError) as e:
-        raise ConfigError(
-            f"model = {config.model.name!r} with args {config.model.args}: {e}"
-        ) from None
+        raise ConfigError(f"model = {name!r} with args {config.model.args}: {e}") from None
 
 
 def _per_image_randaugment(config: Config, data: DataBundle) -> PerImageRandAugment:
@@ -192,17 +225,19 @@ def build_ema(config: Config, model: nn.Module) -> WeightEMA | None:
     return WeightEMA(model, r.ema_decay, warmup=None if r.ema_warmup == "none" else r.ema_warmup)
 
 
-def clip_gradients(config: Config, model: nn.Module) -> None:
-    """Gradient clipping by value, then by global norm, as configured (no-op when off)."""
-    r = config.regularize
-    if r.clip_grad_value > 0:
-        clip_grad_value(model.parameters(), r.clip_grad_value)
-    if r.clip_grad_norm > 0:
-        clip_grad_norm(model.parameters(), r.clip_grad_norm)
-
-
-def build_optimizer_from_config(config: Config, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer_from_config(
+    config: Config, model: nn.Module, overrides: dict[str, Any] | None = None
+) -> torch.optim.Optimizer:
+    """The config's `optim` section (with `overrides` of its keys) over `model`."""
     o = config.optim
+    if overrides:
+        unknown = sorted(set(overrides) - set(type(o).model_fields))
+        if unknown:
+            raise ConfigError(
+                f"optimizer overrides {unknown}: not keys of optim; expected some of "
+                + ", ".join(type(o).model_fields)
+            )
+        o = type(o).model_validate(o.model_dump() | overrides)
     try:
         return build_optimizer(
             model,

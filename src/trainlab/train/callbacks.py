@@ -21,7 +21,8 @@ class Callback:
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
 
-    def on_step_end(self, trainer: Trainer, loss: Tensor, batch_size: int) -> None: ...
+    def on_step_end(self, trainer: Trainer, loss: Tensor | None, batch_size: int) -> None:
+        """After each batch; `loss` is what the task logged as 'loss' (None if nothing)."""
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None: ...
 

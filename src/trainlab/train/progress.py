@@ -8,7 +8,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch import Tensor
 
 from trainlab.train.callbacks import Callback
@@ -40,11 +47,17 @@ class ConsoleReporter(Callback):
 
     def on_fit_start(self, trainer: Trainer) -> None:
         t = trainer
+        sizes = "/".join(str(n) for n in t.data.meta()["sizes"])
+        c = t.config.train
+        extras = [f"precision {c.precision}"] if c.precision != "32" else []
+        extras += [f"accumulate {c.accumulate}"] if c.accumulate > 1 else []
+        extras += ["compiled"] if c.compile else []
+        task = "" if t.task.name == "supervised" else f"task {t.task.name}: "
         self.console.print(
-            f"[bold]trainlab[/] {t.config.model.name} on {t.data.source} "
-            f"({len(t.data.train)}/{len(t.data.val)}/{len(t.data.test)} train/val/test, "
-            f"{t.data.task}), {t.config.optim.name} lr={t.config.optim.lr:g}, "
-            f"{t.config.train.epochs} epochs on {t.device}"
+            f"[bold]trainlab[/] {task}{type(t.model).__name__} on {t.data.source} "
+            f"({sizes} train/val/test, {t.data.task}), {t.config.optim.name} "
+            f"lr={t.config.optim.lr:g}, {c.epochs} epochs on {t.device}"
+            + (f" ({', '.join(extras)})" if extras else "")
             + (f"\n{t.placement}" if t.placement is not None else "")
             + (f"\nrun directory: {t.run.path}" if t.run else ""),
             soft_wrap=True,
@@ -60,6 +73,8 @@ class ConsoleReporter(Callback):
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
                 auto_refresh=False,
@@ -76,7 +91,7 @@ class ConsoleReporter(Callback):
         self._t0 = self._last = time.perf_counter()
         self._seen = 0
 
-    def on_step_end(self, trainer: Trainer, loss: Tensor, batch_size: int) -> None:
+    def on_step_end(self, trainer: Trainer, loss: Tensor | None, batch_size: int) -> None:
         if self._bar is None:
             return
         self._seen += batch_size
@@ -84,7 +99,8 @@ class ConsoleReporter(Callback):
         if now - self._last >= _REFRESH_S:  # touch rich (and sync on the loss) only here
             self._last = now
             rate = self._seen / max(now - self._t0, 1e-9)
-            info = f"loss {loss.item():.4f}  {rate:,.0f} samples/s"
+            shown = f"loss {loss.item():.4f}  " if loss is not None else ""
+            info = f"{shown}{rate:,.0f} samples/s"
             self._bar.update(self._task, completed=trainer.batch_in_epoch, info=info)
             self._bar.refresh()
 

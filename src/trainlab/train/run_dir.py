@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ class RunDir:
     config = property(lambda self: self.path / "config.yaml")
     metrics = property(lambda self: self.path / "metrics.csv")
     summary = property(lambda self: self.path / "summary.json")
+    sessions = property(lambda self: self.path / "run.json")
     checkpoints = property(lambda self: self.path / "checkpoints")
     last = property(lambda self: self.path / "checkpoints" / "last.pt")
     best = property(lambda self: self.path / "checkpoints" / "best.pt")
@@ -90,3 +94,43 @@ class RunDir:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_text(self.summary, json.dumps(summary, indent=2) + "\n")
+
+    def record_session(self) -> None:
+        """Append this process's versions, command line and git commit to `run.json`
+        (one entry per session: the first `train`, then each `resume`)."""
+        entries: list[dict[str, Any]] = []
+        if self.sessions.is_file():
+            try:
+                entries = list(json.loads(self.sessions.read_text(encoding="utf-8"))["sessions"])
+            except (OSError, ValueError, KeyError, TypeError):
+                entries = []
+        entries.append(environment())
+        atomic_write_text(self.sessions, json.dumps({"sessions": entries}, indent=2) + "\n")
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def environment() -> dict[str, Any]:
+    """Versions, command line and git commit (of the working directory) of this process."""
+    import torch
+
+    from trainlab import __version__
+
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": list(sys.argv),
+        "cwd": str(Path.cwd()),
+        "trainlab": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+    }

@@ -1,53 +1,56 @@
-"""The training loop: the notes' six steps (F4 section 6) plus what a real run needs.
+"""The engine's loop: epochs of a `Task`'s training steps, evaluation, checkpoints, logging.
 
-Per batch: forward, loss, zero the gradients, backward, optimizer step, schedule step.
-Per epoch: metrics on train and val, the best-on-val checkpoint, the last checkpoint and
-the metrics history. At the end: test metrics from the best checkpoint, used once.
+Per batch the task's `training_step(batch, step)` runs under the run's autocast; the
+`Step` it receives does backward (loss scaling, accumulation), update (clip, optimizer,
+schedule, EMA) and logging (see `trainlab.train.step`). Per epoch: train metrics, validation
+metrics (and those of the EMA weights), the best-on-val checkpoint, the last checkpoint,
+early stopping. At the end: test metrics of the best checkpoint, used once.
 
 A checkpoint holds everything needed to continue bit-identically (notes F4:2442-2582):
-model, optimizer, schedule, epoch, position inside the epoch, the partial epoch's metric
-sums, best metric, history and every RNG. The data order is a pure function of
-(seed, epoch) (see `trainlab.data.loader`), so it needs no saved state.
+every module, optimizer, schedule, loss scaler and EMA, the task's own state, epoch and
+position inside it, the partial epoch's metric sums, best metric, history, early-stopping
+state and the run's RNG streams. The data order is a pure function of (seed, epoch) (see
+`trainlab.data.loader`), so it needs no saved state. Process-wide settings (determinism
+flags, RNG streams, signal handlers) are the run's only while it runs (`RunScope`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from trainlab.augment import Placement, PlacementChoice
 from trainlab.data import BatchLoader, DataBundle, Split
 from trainlab.errors import ConfigError
-from trainlab.losses import loss_from_config
-from trainlab.metrics import RunningMetrics, metrics_for_task
+from trainlab.metrics import RunningMetrics
+from trainlab.optim import LBFGS, freeze, unfreeze
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
 from trainlab.train.build import (
-    build_augment,
     build_ema,
-    build_model,
     build_optimizer_from_config,
     build_schedule,
     build_worker_transform,
-    clip_gradients,
     resolve_device,
     resolve_placement,
 )
 from trainlab.train.callbacks import Callback
 from trainlab.train.checkpoint import load_checkpoint, save_checkpoint
-from trainlab.train.evaluate import evaluate
+from trainlab.train.early_stop import EarlyStopping
+from trainlab.train.logger import StepLogger
 from trainlab.train.plots import plot_curves
-from trainlab.train.rng import rng_state, seed_everything, set_rng_state
+from trainlab.train.registry import create_task
 from trainlab.train.run_dir import RunDir
+from trainlab.train.scope import RunScope
 from trainlab.train.signals import stop_on_signals
+from trainlab.train.step import Clipping, Precision, Step, Updater, eval_mode
+from trainlab.train.task import Task, TaskContext
 
 log = logging.getLogger("trainlab.train")
 
@@ -60,20 +63,31 @@ class TrainingDiverged(Exception):
     """The training loss became NaN or Inf; the last good checkpoint is kept."""
 
 
-def configure_determinism(enabled: bool) -> None:
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+def to_device(batch: Any, device: torch.device) -> Any:
+    """`batch` (tensors in tuples, lists, dicts) on `device`; non-blocking from pinned memory."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True) if batch.device != device else batch
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def make_loader(split: Any, batch_size: int, **kw: Any) -> Any:
+    kw.pop("pin_memory", None)
+    if not isinstance(split, Split):
+        raise TypeError("the Dataset path lands with trainlab.data.make_loader")
+    return BatchLoader(split, batch_size, **kw)
 
 
 class Trainer:
-    """Wires data, model, loss, optimizer and schedule from a `Config` and runs them.
+    """Runs `task` (default: `task.name` of the config) on `data` as `config` says.
 
     `placement` is the RandAugment placement a resumed run recorded ("batch" or "worker"):
     it is obeyed instead of `augment.placement`, and nothing is measured (`trainlab resume`
-    passes it). Without it, `auto` may measure both paths here; `load_state_dict` then
-    switches to the checkpoint's placement if it differs, so a resume stays exact either way.
+    passes it). `restore_best`: at the end, leave the best-on-val weights in the modules
+    (else the last ones; the test metrics are the best checkpoint's either way).
     """
 
     def __init__(
@@ -83,196 +97,389 @@ class Trainer:
         run: RunDir | None = None,
         callbacks: Sequence[Callback] = (),
         *,
+        task: Task | None = None,
         placement: Placement | None = None,
+        restore_best: bool = True,
     ) -> None:
         self.config, self.run, self.callbacks = config, run, list(callbacks)
+        self.restore_best = restore_best
         self.device = resolve_device(config.train.device)
-        configure_determinism(config.train.deterministic)
-        seed_everything(config.seed)
+        self.precision = Precision(config.train.precision, self.device)
+        self.scope = RunScope(config.seed, config.train.deterministic)
         self.data = data
-        self.train_split: Split = data.train.to(self.device)
-        self.val_split: Split = data.val.to(self.device)
-        self.model: nn.Module = self._build_model()
-        self.loss_fn = self._build_loss()
-        self.train_loader = BatchLoader(
+        with self.scope:
+            self._build(task, placement)
+
+    # ----------------------------------------------------------------------- building
+    def _split(self, split: Any) -> Any:
+        return split.to(self.device) if isinstance(split, Split) else split
+
+    def _build(self, task: Task | None, placement: Placement | None) -> None:
+        config, data, device = self.config, self.data, self.device
+        d = config.data
+        self.train_split = self._split(data.train)
+        self.val_split = self._split(data.val) if data.val is not None else None
+        pin = device.type == "cuda"
+        self.train_loader = make_loader(
             self.train_split,
-            config.data.batch_size,
+            d.batch_size,
             shuffle=True,
             drop_last=True,
             seed=config.seed,
-            num_workers=config.data.num_workers,
+            num_workers=d.num_workers,
+            pin_memory=pin,
         )
-        self._place_augment(resolve_placement(config, data, self.device, placement))
-        mixes = self.augment is not None and self.augment.mixes
-        # Mixup/CutMix soft targets already carry the label smoothing: apply it once
-        self.train_loss_fn = self._build_loss(soft_targets_smoothed=True) if mixes else self.loss_fn
-        self.optimizer = build_optimizer_from_config(config, self.model)
-        self.ema = build_ema(config, self.model)
-        self.scheduler = Scheduler(self.optimizer, build_schedule(config, len(self.train_loader)))
-        self.train_metrics = self._metrics()
-        if self.scheduler.plateau is not None:
-            names = list(self.train_metrics.compute())
-            if config.sched.monitor not in names:
-                raise ConfigError(
-                    f"sched.monitor = {config.sched.monitor!r}: expected a validation metric "
-                    f"of this task, one of {', '.join(names)}"
-                )
+        if len(self.train_loader) == 0:
+            raise ConfigError(
+                f"data.batch_size = {d.batch_size}: larger than the training split "
+                f"({len(data.train)} samples), so an epoch has no step"
+            )
+        in_memory = isinstance(self.train_split, Split)
+        self.placement = (
+            resolve_placement(config, data, device, placement) if in_memory else None
+        )
+        if self.placement is not None:
+            log.info("%s", self.placement)
+        self.worker_transform = build_worker_transform(config, data, self.placement)
+        self.train_loader.transform = self.worker_transform
+        self.task = task if task is not None else create_task(config.task.name, **config.task.args)
+        if not isinstance(self.task, Task):
+            raise TypeError(f"task: expected a trainlab.train.Task, got {type(self.task).__name__}")
+        ctx = TaskContext(config, data, device, batch_randaugment=self.worker_transform is None)
+        self.task.setup(ctx)
+        if not self.task.modules:
+            raise TypeError(f"{type(self.task).__name__}.setup must set self.modules")
+        for m in self.task.modules.values():
+            m.to(device)
+            if config.train.channels_last:
+                m.to(memory_format=torch.channels_last)
+        self.updates_per_epoch = -(-len(self.train_loader) // config.train.accumulate)
+        self.updaters = self._build_updaters()
+        self._apply_freezing(0)
+        self.compile_seconds: float | None = None
+        if config.train.compile:
+            for m in self.task.modules.values():
+                m.compile()
+        self.train_metrics = self.task.train_metrics(device)
+        self.clipping = Clipping(config.regularize.clip_grad_value, config.regularize.clip_grad_norm)
+        names = list(self.task.metrics(device).compute() or {}) or self._metric_names()
+        for upd in self.updaters.values():
+            if upd.scheduler is not None and upd.scheduler.plateau is not None:
+                self._check_metric("sched.monitor", config.sched.monitor, names)
+        es = config.early_stop
+        self.early_stop = None
+        if es.patience > 0:
+            probe = self.task.metrics(device)
+            monitor = es.monitor or probe.primary
+            self.early_stop = EarlyStopping(
+                monitor,
+                es.patience,
+                min_delta=es.min_delta,
+                mode=es.mode,
+                names=names,
+                primary=(probe.primary, probe.higher_is_better),
+            )
         self.epoch = 0  # epochs completed
         self.batch_in_epoch = 0  # batches of the current epoch already done
-        self.step = 0  # optimizer steps done
+        self.step = 0  # update cycles done (one per train.accumulate batches)
         self.best: dict[str, Any] = {"value": None, "loss": None, "epoch": None}
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0  # training wall time over all sessions of this run
-        self.last_lr = self.optimizer.param_groups[0]["lr"]  # lr of the latest update
+        self.stop_reason: str | None = None
+        self._logged: dict[str, list[Tensor]] = {}  # name -> [sum, count] this epoch
+        self._best_state: dict[str, Any] | None = None
         self._stop = False
 
-    # ----------------------------------------------------------------------- building
-    def _place_augment(self, placement: PlacementChoice | None) -> None:
-        """Put RandAugment where `placement` says: the loader's workers or the batch."""
-        self.placement = placement
-        if placement is not None:
-            log.info("%s", placement)
-        self.worker_transform = build_worker_transform(self.config, self.data, placement)
-        self.train_loader.transform = self.worker_transform
-        self.augment = build_augment(
-            self.config, self.data, batch_randaugment=self.worker_transform is None
-        )
+    def _metric_names(self) -> list[str]:
+        """Validation metric names, read from metrics that saw one (empty) computation."""
+        probe = self.task.metrics(self.device, detailed=False)
+        return [probe.primary, "loss"]
 
-    def _build_model(self) -> nn.Module:
-        return build_model(self.config, self.data.num_outputs, self.data.in_shape).to(self.device)
-
-    def _build_loss(self, soft_targets_smoothed: bool = False) -> nn.Module:
-        num_classes = self.data.num_outputs if self.data.task == "classification" else None
-        try:
-            loss = loss_from_config(
-                self.config,
-                self.data.task,
-                num_classes,
-                check_targets=False,
-                soft_targets_smoothed=soft_targets_smoothed,
+    @staticmethod
+    def _check_metric(key: str, monitor: str, names: list[str]) -> None:
+        if monitor not in names:
+            raise ConfigError(
+                f"{key} = {monitor!r}: expected a validation metric of this task, one of "
+                f"{', '.join(names)}"
             )
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        return loss.to(self.device)
 
-    def _metrics(self) -> RunningMetrics:
-        # the short set (loss, acc | rmse, mae) for epoch rows; the test summary gets all
-        return metrics_for_task(
-            self.data.task, self.device, target_scale=self.data.target_scale, detailed=False
-        )
+    def _build_updaters(self) -> dict[str, Updater]:
+        config, a = self.config, self.config.train.accumulate
+        specs = self.task.optimizers()
+        if not specs:
+            raise TypeError(f"{type(self.task).__name__}.optimizers() returned no optimizer")
+        updaters = {}
+        for name, spec in specs.items():
+            if spec.factory is None or isinstance(spec.factory, str):
+                over = dict(spec.overrides)
+                if isinstance(spec.factory, str):
+                    over["name"] = spec.factory
+                opt = build_optimizer_from_config(config, spec.module, over)
+            else:
+                opt = spec.factory(spec.module.parameters())
+                if not isinstance(opt, torch.optim.Optimizer):
+                    raise TypeError(
+                        f"optimizer factory for {name!r}: expected it to return a "
+                        f"torch.optim.Optimizer, got {type(opt).__name__}"
+                    )
+            closure = isinstance(opt, LBFGS | torch.optim.LBFGS)
+            if closure and (a > 1 or self.precision.scales):
+                raise ConfigError(
+                    f"optimizer {name!r} is L-BFGS: it needs train.accumulate = 1 and no "
+                    f"16-mixed loss scaling (got accumulate={a}, precision="
+                    f"{config.train.precision!r})"
+                )
+            sched = (
+                Scheduler(opt, build_schedule(config, self.updates_per_epoch))
+                if spec.schedule
+                else None
+            )
+            ema = build_ema(config, spec.module) if spec.ema else None
+            updaters[name] = Updater(
+                name,
+                opt,
+                sched,
+                self.precision.scaler(),
+                ema,
+                spec.module if ema is not None else None,
+                closure=closure,
+                last_lr=float(opt.param_groups[0]["lr"]),
+            )
+        return updaters
+
+    def _apply_freezing(self, epoch: int) -> None:
+        """Frozen modules at the start of `epoch`: `optim.freeze` minus every
+        `optim.unfreeze` entry of an epoch <= `epoch` (a function of the epoch, so resuming
+        restores it)."""
+        o = self.config.optim
+        if not o.freeze and not o.unfreeze:
+            return
+        for m in self.task.modules.values():
+            if o.freeze:
+                if not freeze(m, o.freeze) and epoch == 0:
+                    raise ConfigError(
+                        f"optim.freeze = {o.freeze}: no module name matches; names look like "
+                        + ", ".join(n for n, _ in list(m.named_children())[:6])
+                    )
+            for e in sorted(o.unfreeze):
+                if e <= epoch:
+                    unfreeze(m, None if o.unfreeze[e] == ["*"] else o.unfreeze[e])
+
+    # ----------------------------------------------------------------------- access
+    @property
+    def model(self) -> nn.Module:
+        """The task's module (the one named 'model', or the only one)."""
+        mods = self.task.modules
+        return mods["model"] if "model" in mods else next(iter(mods.values()))
+
+    @property
+    def main(self) -> Updater:
+        return self.updaters.get("main") or next(iter(self.updaters.values()))
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.main.optimizer
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return self.main.scheduler
+
+    @property
+    def ema(self) -> Any:
+        return self.main.ema
+
+    @property
+    def augment(self) -> Any:
+        return getattr(self.task, "augment", None)
+
+    @property
+    def loss_fn(self) -> Any:
+        return getattr(self.task, "loss_fn", None)
 
     @property
     def primary(self) -> str:
-        return self.train_metrics.primary
+        return self.task.metrics(self.device).primary
 
     def request_stop(self) -> None:
-        """Stop after the current step, saving a checkpoint that resumes exactly."""
+        """Stop at the end of the current update cycle, saving a checkpoint that resumes
+        exactly."""
         self._stop = True
 
     # ---------------------------------------------------------------------- the loop
     def train_epoch(self, epoch: int, start: int = 0) -> dict[str, float]:
-        """One epoch of the six steps; returns the epoch's train metrics."""
-        model, loss_fn, opt, sched = self.model, self.train_loss_fn, self.optimizer, self.scheduler
-        augment, ema = self.augment, self.ema
-        metrics, callbacks = self.train_metrics, self.callbacks
+        """One epoch of the task's training steps; returns the epoch's train metrics."""
+        task, device, precision = self.task, self.device, self.precision
+        callbacks, n, acc = self.callbacks, len(self.train_loader), self.config.train.accumulate
         every = self.config.checkpoint.every_steps
-        model.train()
-        for x, y in self.train_loader.epoch(epoch, start):
-            xa, target = augment(x, y) if augment is not None else (x, y)
-            out = model(xa)  # forward
-            loss = loss_fn(out, target)  # loss
-            opt.zero_grad(set_to_none=True)  # zero the gradients
-            loss.backward()  # backward
-            clip_gradients(self.config, model)
-            opt.step()  # update
-            if ema is not None:
-                ema.update(model)
-            self.last_lr = opt.param_groups[0]["lr"]
-            sched.step()
-            metrics.update(out, y, loss)
-            self.step += 1
+        log_every = self.config.log.every_steps
+        for m in task.modules.values():
+            m.train()
+        t_log, seen = time.perf_counter(), 0
+        for b, batch in enumerate(self.train_loader.epoch(epoch, start), start):
+            batch = to_device(batch, device)
+            first = b - b % acc
+            step = Step(
+                self.updaters,
+                precision,
+                self.clipping,
+                epoch=epoch,
+                batch=b,
+                index=self.step,
+                micro=b - first,
+                cycle=min(acc, n - first),
+                device=device,
+                want_grad_norm=bool(log_every) and (self.step + 1) % log_every == 0,
+            )
+            if step.micro == 0:
+                for upd in self.updaters.values():
+                    upd.zero_grad()
+            t0 = time.perf_counter() if self.compile_seconds is None else 0.0
+            with precision.autocast():
+                task.training_step(batch, step)
+            if self.config.train.compile and self.compile_seconds is None:
+                self.compile_seconds = time.perf_counter() - t0
+                log.info("compiled in %.1f s (first step)", self.compile_seconds)
+            self._accumulate({k: v for k, v in step.logged.items() if k not in step.step_only})
+            size = task.batch_size(batch)
+            seen += size
             self.batch_in_epoch += 1
+            if step.syncs:
+                self.step += 1
+            loss = step.logged.get("loss")
             for cb in callbacks:
-                cb.on_step_end(self, loss, x.shape[0])
+                cb.on_step_end(self, loss, size)
+            if not step.syncs:
+                continue
+            if log_every and self.step % log_every == 0:
+                now = time.perf_counter()
+                self._log_step(epoch, step, seen / max(now - t_log, 1e-9))
+                t_log, seen = now, 0
             if self._stop:
                 self.save_last()
                 raise TrainingInterrupted(f"stopped at epoch {epoch + 1}, step {self.step}")
             if every and self.step % every == 0:
                 self.save_last()
-        return metrics.compute()
+        out = self.train_metrics.compute() if self.train_metrics is not None else {}
+        for name, (total, count) in self._logged.items():
+            if name not in out:
+                out[name] = float(total) / max(float(count), 1.0)
+        return out
+
+    def _accumulate(self, logged: dict[str, Tensor]) -> None:
+        for name, value in logged.items():
+            if name not in self._logged:
+                self._logged[name] = [torch.zeros((), dtype=torch.float64, device=value.device),
+                                      torch.zeros((), dtype=torch.int64)]  # fmt: skip
+            acc = self._logged[name]
+            acc[0] += value.to(acc[0].device, torch.float64)
+            acc[1] += 1
+
+    def _lrs(self, attr: str = "last_lr") -> dict[str, float]:
+        if len(self.updaters) == 1:
+            return {"lr": float(getattr(self.main, attr))}
+        return {f"lr_{k}": float(getattr(u, attr)) for k, u in self.updaters.items()}
+
+    def _log_step(self, epoch: int, step: Step, rate: float) -> None:
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step} | self._lrs()
+        row |= {k: float(v) for k, v in step.logged.items()}
+        row["samples_per_s"] = round(rate, 2)
+        self._step_logger.write(row)
 
     def evaluate(
-        self,
-        split: Split,
-        model: nn.Module | None = None,
-        *,
-        detailed: bool = False,
-        confusion_png: Path | None = None,
-    ) -> dict[str, float]:
-        """Metrics of `model` (default: the trained one) on `split`, in eval mode."""
-        return evaluate(
-            model if model is not None else self.model,
-            split,
-            self.loss_fn,
-            task=self.data.task,
-            batch_size=self.config.data.eval_batch_size,
-            target_scale=self.data.target_scale,
-            detailed=detailed,
-            confusion_png=confusion_png,
-        )
+        self, split: Any, *, detailed: bool = False, modules_note: str = ""
+    ) -> tuple[dict[str, float], RunningMetrics]:
+        """Metrics of the task's modules on `split` (eval mode, no gradients, autocast)."""
+        loader = make_loader(split, self.config.data.eval_batch_size, num_workers=0)
+        metrics = self.task.metrics(self.device, detailed=detailed)
+        with eval_mode(self.task.modules), self.precision.autocast():
+            for batch in loader.epoch(0):
+                self.task.validation_step(to_device(batch, self.device), metrics)
+        return metrics.compute(), metrics
 
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, then test the best checkpoint; returns the summary."""
-        for cb in self.callbacks:
-            cb.on_fit_start(self)
-        with stop_on_signals(self.request_stop):
+        with self.scope, stop_on_signals(self.request_stop):
+            self._open_logs()
+            for cb in self.callbacks:
+                cb.on_fit_start(self)
             try:
-                while self.epoch < self.config.train.epochs:
+                while self.epoch < self.config.train.epochs and self.stop_reason is None:
                     self._run_epoch()
             except BaseException as e:  # stopped, diverged or crashed: callbacks clean up
                 if isinstance(e, TrainingInterrupted):
                     self.write_plots()
                 for cb in self.callbacks:
                     cb.on_interrupt(self)
+                self._step_logger.close()
                 raise
-        summary = self.finish()
+            summary = self.finish()
+            self._step_logger.close()
         for cb in self.callbacks:
             cb.on_fit_end(self, summary)
         return summary
 
+    def _open_logs(self) -> None:
+        lc = self.config.log
+        run = self.run
+        path = run.path / f"metrics_steps.{lc.format}" if run and lc.every_steps else None
+        tb = run.path / "tensorboard" if run and lc.tensorboard else None
+        self._step_logger = StepLogger(path, lc.format, tb)
+        self._step_logger.truncate(self.step)
+        if run:
+            run.record_session()
+
     def _run_epoch(self) -> None:
         epoch, start = self.epoch, self.batch_in_epoch
         if start == 0:
-            self.train_metrics.reset()
+            if self.train_metrics is not None:
+                self.train_metrics.reset()
+            self._logged = {}
+        self._apply_freezing(epoch)
+        self.task.on_epoch_start(epoch)
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
         t0 = time.perf_counter()
         train = self.train_epoch(epoch, start)
-        if not math.isfinite(train["loss"]):
+        bad = {k: v for k, v in train.items() if "loss" in k and not math.isfinite(v)}
+        if bad:
+            k, v = next(iter(bad.items()))
             raise TrainingDiverged(
-                f"the training loss became {train['loss']} in epoch {epoch + 1}; "
+                f"the training {k} became {v} in epoch {epoch + 1}; "
                 "try a lower optim.lr (the last good checkpoint is kept)"
             )
-        val = self.evaluate(self.val_split)
-        if self.scheduler.plateau is not None:  # sched.name = plateau: metric-driven lr
-            self.scheduler.observe(val[self.config.sched.monitor])
-        if self.ema is not None:  # the EMA weights, evaluated on the same split
-            with self.ema.swapped(self.model):
-                val |= {f"ema_{k}": v for k, v in self.evaluate(self.val_split).items()}
+        val: dict[str, float] = {}
+        if self.val_split is not None:
+            val, _ = self.evaluate(self.val_split)
+            for upd in self.updaters.values():
+                if upd.scheduler is not None and upd.scheduler.plateau is not None:
+                    upd.scheduler.observe(val[self.config.sched.monitor])
+            emas = [u for u in self.updaters.values() if u.ema is not None]
+            for upd in emas:  # the EMA weights, evaluated on the same split
+                with upd.ema.swapped(upd.ema_module):  # type: ignore[union-attr]
+                    ema_val, _ = self.evaluate(self.val_split)
+                prefix = "ema_" if len(emas) == 1 else f"ema_{upd.name}_"
+                val |= {f"{prefix}{k}": v for k, v in ema_val.items()}
         seconds = time.perf_counter() - t0
         self.elapsed += seconds
         self.epoch, self.batch_in_epoch = epoch + 1, 0
-        row = {"epoch": self.epoch, "step": self.step, "lr": float(self.last_lr)}
+        row: dict[str, Any] = {"epoch": self.epoch, "step": self.step} | self._lrs()
         row |= {f"train_{k}": v for k, v in train.items()}
         row |= {f"val_{k}": v for k, v in val.items()}
         row["time"] = round(seconds, 4)
         self.history.append(row)
-        if self._improved(val[self.primary], val["loss"]):
-            self.best = {"value": val[self.primary], "loss": val["loss"], "epoch": self.epoch}
-            self.save(self.run.best if self.run else None)
+        scores = val or train
+        primary = self.primary
+        if primary in scores and self._improved(scores[primary], scores.get("loss", math.nan)):
+            self.best = {"value": scores[primary], "loss": scores.get("loss"), "epoch": self.epoch}
+            self._save_best()
+        if self.early_stop is not None and val:
+            self.early_stop.observe(val)
+            if self.early_stop.should_stop and self.epoch < self.config.train.epochs:
+                self.stop_reason = self.early_stop.reason()
         self.save_last()
         if self.run:
             self.run.write_metrics(self.history)
+        self._step_logger.epoch(row)
         for cb in self.callbacks:
             cb.on_epoch_end(self, row)
 
@@ -282,17 +489,48 @@ class Trainer:
         if best is None:
             return True
         if value == best:
-            return loss < self.best["loss"]
-        return value > best if self.train_metrics.higher_is_better else value < best
+            return self.best["loss"] is not None and loss < self.best["loss"]
+        higher = self.task.metrics(self.device).higher_is_better
+        return value > best if higher else value < best
+
+    def _module_states(self) -> dict[str, Any]:
+        return {k: m.state_dict() for k, m in self.task.modules.items()}
+
+    def _save_best(self) -> None:
+        if self.run:
+            self.save(self.run.best)
+        else:  # no run directory: keep the best weights in memory
+            self._best_state = {
+                k: {n: t.detach().clone() for n, t in sd.items()}
+                for k, sd in self._module_states().items()
+            }
+
+    def _load_modules(self, states: dict[str, Any]) -> None:
+        for k, m in self.task.modules.items():
+            m.load_state_dict(states[k])
 
     def finish(self) -> dict[str, Any]:
         """Test metrics of the best checkpoint (the test split's only use) and the summary."""
-        model = self.model
+        last = None
+        best = None
         if self.run and self.run.best.is_file():
-            model = self._build_model()
-            model.load_state_dict(load_checkpoint(self.run.best, self.device)["model"])
-        png = self.run.confusion if self.run else None
-        test = self.evaluate(self.data.test, model, detailed=True, confusion_png=png)
+            best = load_checkpoint(self.run.best, self.device)["modules"]
+        elif self._best_state is not None:
+            best = self._best_state
+        if best is not None:
+            if not self.restore_best:
+                last = {k: {n: t.clone() for n, t in sd.items()}
+                        for k, sd in self._module_states().items()}  # fmt: skip
+            self._load_modules(best)
+        test: dict[str, float] = {}
+        plots: dict[str, str] = {}
+        if self.data.test is not None:
+            test, metrics = self.evaluate(self._split(self.data.test), detailed=True)
+            if self.run:
+                plots = self.task.save_test_plots(metrics, self.run.plots)
+        if last is not None:
+            self._load_modules(last)
+        sizes = self.data.meta()["sizes"]
         summary = {
             "test": test,
             "primary_metric": self.primary,
@@ -300,11 +538,17 @@ class Trainer:
             f"best_val_{self.primary}": self.best["value"],
             "epochs": self.epoch,
             "steps": self.step,
+            "stopped": self.stop_reason or "completed train.epochs",
             "train_seconds": round(self.elapsed, 3),
-            "model": self.config.model.name,
-            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "compile_seconds": self.compile_seconds,
+            "task": self.task.name or type(self.task).__name__,
+            "model": type(self.model).__name__
+            if self.config.model.name == "auto"
+            else self.config.model.name,
+            "parameters": sum(p.numel() for m in self.task.modules.values() for p in m.parameters()),
             "data": {"source": self.data.source, "task": self.data.task}
-            | dict(zip(("train", "val", "test"), self.data.meta()["sizes"], strict=True)),
+            | dict(zip(("train", "val", "test"), sizes, strict=True)),
+            "plots": plots,
             "run_dir": str(self.run.path) if self.run else None,
         }
         if self.run:
@@ -314,53 +558,80 @@ class Trainer:
 
     def write_plots(self) -> None:
         if self.run:
-            plot_curves(self.history, self.primary, self.run.curves)
+            steps = self.run.path / f"metrics_steps.{self.config.log.format}"
+            plot_curves(self.history, self.primary, self.run.curves, steps)
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.model_dump(mode="json"),
             "data": self.data.meta(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            "task": self.task.name or type(self.task).__name__,
+            "modules": self._module_states(),
+            "updaters": {k: u.state_dict() for k, u in self.updaters.items()},
+            "task_state": self.task.state_dict(),
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "step": self.step,
-            "train_metrics": self.train_metrics.state_dict(),
+            "train_metrics": self.train_metrics.state_dict()
+            if self.train_metrics is not None
+            else None,
+            "logged": {k: [v[0].cpu(), v[1].clone()] for k, v in self._logged.items()},
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
-            "last_lr": float(self.last_lr),
-            "rng": rng_state(),
-            "augment": self.augment.state_dict() if self.augment is not None else None,
+            "stop_reason": self.stop_reason,
+            "early_stop": self.early_stop.state_dict() if self.early_stop else None,
+            "rng": self.scope.capture(),
             "augment_placement": self.placement.placement if self.placement else None,
-            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         recorded = state.get("augment_placement")
         if self.placement is not None and recorded not in (None, self.placement.placement):
-            self._place_augment(PlacementChoice(recorded, "recorded by the run"))
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+            self._replace_placement(PlacementChoice(recorded, "recorded by the run"))
+        self._load_modules(state["modules"])
+        for k, u in self.updaters.items():
+            u.load_state_dict(state["updaters"][k])
+        self.task.load_state_dict(state["task_state"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
-        self.last_lr = float(state["last_lr"])  # the latest update's lr (the epoch row logs it)
-        self.train_metrics.load_state_dict(state["train_metrics"])
+        if self.train_metrics is not None and state["train_metrics"] is not None:
+            self.train_metrics.load_state_dict(state["train_metrics"])
+        self._logged = {
+            k: [v[0].to(self.device), v[1].clone()] for k, v in state["logged"].items()
+        }
         self.best = dict(state["best"])
         self.history = list(state["history"])
         self.elapsed = float(state["elapsed"])
-        set_rng_state(state["rng"])
-        if self.augment is not None and state.get("augment") is not None:
-            self.augment.load_state_dict(state["augment"])
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
+        self.stop_reason = state["stop_reason"]
+        if self.early_stop is not None and state["early_stop"] is not None:
+            self.early_stop.load_state_dict(state["early_stop"])
+        self.scope.restore(state["rng"])
+
+    def _replace_placement(self, placement: PlacementChoice) -> None:
+        """Rebuild the augmentation for a recorded RandAugment placement (before training)."""
+        from trainlab.train.build import build_augment
+
+        self.placement = placement
+        self.worker_transform = build_worker_transform(self.config, self.data, placement)
+        self.train_loader.transform = self.worker_transform
+        if hasattr(self.task, "augment"):
+            self.task.augment = build_augment(
+                self.config, self.data, batch_randaugment=self.worker_transform is None
+            )
 
     def save(self, path: Any) -> None:
-        if path is not None:
-            save_checkpoint(path, self.state_dict())
+        """Checkpoint to `path`, never with non-finite weights (the last good one stays)."""
+        if path is None:
+            return
+        params = [p.detach() for m in self.task.modules.values() for p in m.parameters()]
+        if params and not bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):
+            raise TrainingDiverged(
+                f"the weights became non-finite at epoch {self.epoch + 1}, step {self.step}; "
+                "not checkpointed (the last good checkpoint is kept); try a lower optim.lr"
+            )
+        save_checkpoint(path, self.state_dict())
 
     def save_last(self) -> None:
         self.save(self.run.last if self.run else None)
