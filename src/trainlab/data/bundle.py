@@ -45,9 +45,9 @@ class DataBundle:
     multiply errors back by `target_scale`.
     """
 
-    train: Split
-    val: Split
-    test: Split
+    train: Any  # Split (in memory) or a torch Dataset
+    val: Any  # Split, Dataset or None (no validation)
+    test: Any  # Split, Dataset or None (no test)
     task: str
     num_outputs: int
     in_shape: tuple[int, ...]
@@ -70,5 +70,5 @@ class DataBundle:
             "input_std": self.input_std.clone(),
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
-            "sizes": [len(self.train), len(self.val), len(self.test)],
+            "sizes": [len(s) if s is not None else 0 for s in (self.train, self.val, self.test)],
         }
