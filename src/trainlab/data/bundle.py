@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 TASKS = ("classification", "regression")
 
@@ -28,26 +29,31 @@ class Split:
 
 @dataclass
 class RawData:
-    """What a file format yields before splitting: numpy arrays, splits that were explicit."""
+    """What a file format yields before splitting: numpy arrays (or, read lazily, a
+    Dataset of `x` items next to the labels `y` in memory), splits that were explicit."""
 
-    x: np.ndarray
+    x: np.ndarray | Dataset
     y: np.ndarray
     task: str
     class_names: list[str] | None = None
-    explicit: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    explicit: dict[str, tuple[np.ndarray | Dataset, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
 class DataBundle:
     """Train/val/test splits, normalized with train-split statistics, plus metadata.
 
+    The splits are in-memory `Split`s, or (`load_dataset(..., lazy=True)`) Datasets of
+    standardized `(x, y)` items (`trainlab.data.lazy.SplitView`, with the split's targets
+    in `.y`); `len()` works for both.
+
     For regression, targets are standardized as (y - target_mean) / target_scale; metrics
     multiply errors back by `target_scale`.
     """
 
-    train: Split
-    val: Split
-    test: Split
+    train: Split | Dataset
+    val: Split | Dataset
+    test: Split | Dataset
     task: str
     num_outputs: int
     in_shape: tuple[int, ...]
