@@ -89,7 +89,8 @@ def decode_image(path: Path, size: int, mode: str, *, draft: bool = True) -> np.
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as src:
+            im = src
             orientation = im.getexif().get(0x0112, 1)
             w, h = im.size
             side = min(w, h)
@@ -107,7 +108,9 @@ def decode_image(path: Path, size: int, mode: str, *, draft: bool = True) -> np.
                 im = im.convert(mode)
             if orientation in _TRANSPOSE:  # a square crop commutes with the dihedral moves
                 im = im.transpose(Image.Transpose(_TRANSPOSE[orientation]))
-            return np.array(im)  # a writable copy (np.asarray of an Image is read-only)
+            out = np.array(im)  # a writable copy (np.asarray of an Image is read-only)
+            src.close()  # free the full-size pixels now: leaving the `with` closes only the
+            return out  # file, and the image can sit in a reference cycle until a GC pass
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
         raise DataError(path, f"unreadable image ({e})") from None
 
