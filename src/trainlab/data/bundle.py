@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -76,5 +77,5 @@ class DataBundle:
             "input_std": self.input_std.clone(),
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
-            "sizes": [len(self.train), len(self.val), len(self.test)],
+            "sizes": [len(cast(Sized, s)) for s in (self.train, self.val, self.test)],
         }

@@ -154,20 +154,24 @@ class ImageFolderDataset(Dataset):
         else:
             self.mode = "L" if channels == 1 else "RGB"
         c = 1 if self.mode == "L" else 3
-        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
-        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
-        for name, v in (("mean", self.mean), ("std", self.std)):
-            if v is not None and v.numel() not in (1, c):
-                raise ValueError(f"{name} must have 1 or {c} values, got {v.numel()}")
-        if self.mean is not None:
-            self.mean, self.std = self.mean.reshape(-1, 1, 1), self.std.reshape(-1, 1, 1)
+        self.mean, self.std = (
+            None if v is None else self._per_channel(name, v, c)
+            for name, v in (("mean", mean), ("std", std))
+        )
+
+    @staticmethod
+    def _per_channel(name: str, v: Tensor, c: int) -> Tensor:
+        t = torch.as_tensor(v, dtype=torch.float32)
+        if t.numel() not in (1, c):
+            raise ValueError(f"{name} must have 1 or {c} values, got {t.numel()}")
+        return t.reshape(-1, 1, 1)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         x = to_float(decode_image(self.files[index], self.size, self.mode, draft=self.draft))
-        if self.mean is not None:
+        if self.mean is not None and self.std is not None:
             x = (x - self.mean) / self.std
         return x, int(self.labels[index])
 

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.digits import EMBEDDED
 from trainlab.data.image_folder import ImageFolderDataset, load_image_folder
-from trainlab.data.lazy import check_npy_finite, train_stats, views
+from trainlab.data.lazy import SplitView, check_npy_finite, train_stats, views
 from trainlab.data.normalize import channel_stats, standardize
 from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
 from trainlab.data.npz import check_finite, explicit_splits, load_npz
@@ -78,7 +79,7 @@ def _check_finite(x: np.ndarray | Dataset, source: object, name: str) -> None:
         check_finite(x, source, name)
 
 
-def _identity_stats(shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def _identity_stats(shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     return torch.zeros((shape[0],) + (1,) * (len(shape) - 1)), torch.ones(1)
 
 
@@ -104,6 +105,34 @@ def _carve(
     )
     out = {s: (_take(raw.x, idx), y[idx]) for s, idx in zip(wanted, parts, strict=True)}
     return out | {s: raw.explicit[s] for s in raw.explicit}
+
+
+def _in_memory(
+    parts: dict[str, tuple[Any, np.ndarray]], targets: dict[str, Tensor], normalize: bool
+) -> tuple[dict[str, Split], Tensor, Tensor, tuple[int, ...]]:
+    xs = {s: torch.as_tensor(x, dtype=torch.float32) for s, (x, _) in parts.items()}
+    shape = tuple(xs["train"].shape[1:])
+    mean, std = channel_stats(xs["train"]) if normalize else _identity_stats(shape)
+    return {s: Split(standardize(xs[s], mean, std), targets[s]) for s in xs}, mean, std, shape
+
+
+def _lazy(
+    parts: dict[str, tuple[Any, np.ndarray]],
+    targets: dict[str, Tensor],
+    normalize: bool,
+    stats_samples: int | None,
+    seed: int,
+) -> tuple[dict[str, SplitView], Tensor, Tensor, tuple[int, ...]]:
+    """Carved splits arrive as `(dataset, indices)`, explicit ones as a whole dataset."""
+    lazy = {s: (x if isinstance(x, tuple) else (x, None)) for s, (x, _) in parts.items()}
+    base, idx = lazy["train"]
+    shape = tuple(base[int(idx[0]) if idx is not None else 0][0].shape)
+    if normalize:
+        chosen = idx if idx is not None else np.arange(len(base))
+        mean, std = train_stats(base, chosen, stats_samples=stats_samples, seed=seed)
+    else:
+        mean, std = _identity_stats(shape)
+    return views({s: (*lazy[s], targets[s]) for s in lazy}, mean, std), mean, std, shape
 
 
 def load_dataset(
@@ -142,29 +171,20 @@ def load_dataset(
         s: (raw.explicit[s][0], e) for s, e in zip(raw.explicit, encoded[1:], strict=True)
     }
     parts = _carve(raw, task, encoded[0], split, seed, source)
-    ys = {
+    targets = {
         s: torch.as_tensor(y, dtype=torch.int64 if task == "classification" else torch.float64)
         for s, (_, y) in parts.items()
     }
     t_mean, t_scale = 0.0, 1.0
     if task == "regression":
-        t_mean, t_scale = float(ys["train"].mean()), float(ys["train"].std(unbiased=False)) or 1.0
-        ys = {s: ((y - t_mean) / t_scale).float().reshape(-1, 1) for s, y in ys.items()}
+        t_mean = float(targets["train"].mean())
+        t_scale = float(targets["train"].std(unbiased=False)) or 1.0
+        targets = {s: ((y - t_mean) / t_scale).float().reshape(-1, 1) for s, y in targets.items()}
+    splits: dict[str, Split] | dict[str, SplitView]
     if isinstance(raw.x, np.ndarray):
-        xs = {s: torch.as_tensor(x, dtype=torch.float32) for s, (x, _) in parts.items()}
-        shape = tuple(xs["train"].shape[1:])
-        mean, std = channel_stats(xs["train"]) if normalize else _identity_stats(shape)
-        splits: dict[str, Any] = {s: Split(standardize(xs[s], mean, std), ys[s]) for s in xs}
+        splits, mean, std, shape = _in_memory(parts, targets, normalize)
     else:
-        lazy_parts = {s: (x if isinstance(x, tuple) else (x, None)) for s, (x, _) in parts.items()}
-        base, idx = lazy_parts["train"]
-        shape = tuple(base[int(idx[0]) if idx is not None else 0][0].shape)
-        if normalize:
-            chosen = idx if idx is not None else np.arange(len(base))
-            mean, std = train_stats(base, chosen, stats_samples=stats_samples, seed=seed)
-        else:
-            mean, std = _identity_stats(shape)
-        splits = views({s: (*lazy_parts[s], ys[s]) for s in lazy_parts}, mean, std)
+        splits, mean, std, shape = _lazy(parts, targets, normalize, stats_samples, seed)
     train, val, test = splits["train"], splits["val"], splits["test"]
     num_outputs = len(class_names) if class_names is not None else 1
     return DataBundle(
@@ -194,6 +214,8 @@ def load_for_eval(
     """Every sample of `source`'s `x`/`y`, prepared exactly as a finished run's training data:
     the run's class names, input statistics and target scaling (`DataBundle.meta()`)."""
     raw = read_source(source, target=target, image_size=image_size, layout=layout)
+    if not isinstance(raw.x, np.ndarray):  # read_source without lazy returns arrays
+        raise TypeError(f"expected the arrays of {source}, got {type(raw.x).__name__}")
     _check_finite(raw.x, source, "features")
     if list(raw.x.shape[1:]) != list(meta["in_shape"]):
         raise DataError(
