@@ -97,6 +97,17 @@ def test_training_on_either_path_gives_identical_weights() -> None:
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_each_rank_loads_its_shard() -> None:
+    _, ds = _data(42)
+    seen = []
+    for rank in range(3):
+        loader = DatasetLoader(ds, 4, shuffle=True, drop_last=True, seed=6, rank=rank, world_size=3)
+        ys = [y.tolist() for _, y in loader.epoch(1)]
+        assert len(ys) == len(loader) == 3  # 14 samples per rank, 3 full batches of 4
+        seen += [i for b in ys for i in b]
+    assert len(seen) == len(set(seen)) == 36
+
+
 def test_make_loader_picks_the_path_and_rejects_dataset_options_for_a_split() -> None:
     split, ds = _data()
     assert isinstance(make_loader(split, 4), BatchLoader)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab.data import DatasetLoader, NpyDataset, SplitView, load_dataset
+from trainlab.data import DatasetLoader, NpyDataset, Split, SplitView, load_dataset
 from trainlab.errors import DataError
 
 # Both paths accumulate in float64 and round once to float32: they agree to 1-2 float32 ulps
@@ -109,6 +109,11 @@ def test_lazy_npy_folder_matches_in_memory_with_explicit_splits_and_regression(
     assert len(lazy.test) == 9 and lazy.target_scale == eager.target_scale
     assert torch.allclose(lazy.input_std, eager.input_std, rtol=RTOL, atol=0)
     _same_splits(lazy, eager)
+
+
+def test_lazy_reads_other_sources_whole(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", x=np.zeros((30, 2)), y=np.arange(30) % 2)
+    assert isinstance(load_dataset(str(tmp_path / "d.npz"), lazy=True).train, Split)
 
 
 def test_lazy_npy_checks_every_row_for_nan(tmp_path: Path) -> None:
