@@ -23,6 +23,10 @@ class DataError(UserError, ValueError):
         self.path = path
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type, tuple[object, str]]:
+        # picklable with both arguments, so a DataLoader worker can hand one back
+        return (type(self), (self.path, self.problem))
+
 
 class CheckpointError(UserError):
     """A run directory or checkpoint that cannot be used."""

@@ -1,20 +1,36 @@
-"""Datasets: embedded (`digits`), user files (.npz, .csv, image folders), splits, loaders."""
+"""Datasets: embedded (`digits`), user files (.npz, .csv, .npy folders, image folders),
+splits, loaders (in-memory `BatchLoader`, worker-process `DatasetLoader`), samplers that
+resume mid-epoch and shard by rank."""
 
 from trainlab.data.bundle import DataBundle, RawData, Split
+from trainlab.data.check import check_sample
+from trainlab.data.dataset_loader import DatasetLoader, make_loader
 from trainlab.data.digits import EMBEDDED, load_digits
+from trainlab.data.image_folder import ImageFolderDataset
+from trainlab.data.lazy import SplitView
 from trainlab.data.load import load_dataset, load_for_eval, read_source
 from trainlab.data.loader import BatchLoader
+from trainlab.data.npy import NpyDataset
+from trainlab.data.order import EpochBatchSampler, epoch_order
 from trainlab.data.split import split_indices
 
 __all__ = [
     "EMBEDDED",
     "BatchLoader",
     "DataBundle",
+    "DatasetLoader",
+    "EpochBatchSampler",
+    "ImageFolderDataset",
+    "NpyDataset",
     "RawData",
     "Split",
+    "SplitView",
+    "check_sample",
+    "epoch_order",
     "load_dataset",
     "load_digits",
     "load_for_eval",
+    "make_loader",
     "read_source",
     "split_indices",
 ]

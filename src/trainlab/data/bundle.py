@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 TASKS = ("classification", "regression")
 
@@ -28,26 +30,31 @@ class Split:
 
 @dataclass
 class RawData:
-    """What a file format yields before splitting: numpy arrays, splits that were explicit."""
+    """What a file format yields before splitting: numpy arrays (or, read lazily, a
+    Dataset of `x` items next to the labels `y` in memory), splits that were explicit."""
 
-    x: np.ndarray
+    x: np.ndarray | Dataset
     y: np.ndarray
     task: str
     class_names: list[str] | None = None
-    explicit: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    explicit: dict[str, tuple[np.ndarray | Dataset, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
 class DataBundle:
     """Train/val/test splits, normalized with train-split statistics, plus metadata.
 
+    The splits are in-memory `Split`s, or (`load_dataset(..., lazy=True)`) Datasets of
+    standardized `(x, y)` items (`trainlab.data.lazy.SplitView`, with the split's targets
+    in `.y`); `len()` works for both.
+
     For regression, targets are standardized as (y - target_mean) / target_scale; metrics
     multiply errors back by `target_scale`.
     """
 
-    train: Any  # Split (in memory) or a torch Dataset
-    val: Any  # Split, Dataset or None (no validation)
-    test: Any  # Split, Dataset or None (no test)
+    train: Split | Dataset
+    val: Split | Dataset | None  # None: no validation (trainlab.fit without val)
+    test: Split | Dataset | None  # None: no test
     task: str
     num_outputs: int
     in_shape: tuple[int, ...]
@@ -70,5 +77,8 @@ class DataBundle:
             "input_std": self.input_std.clone(),
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
-            "sizes": [len(s) if s is not None else 0 for s in (self.train, self.val, self.test)],
+            "sizes": [
+                len(cast(Sized, s)) if s is not None else 0
+                for s in (self.train, self.val, self.test)
+            ],
         }

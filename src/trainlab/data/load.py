@@ -1,8 +1,13 @@
 """Load any supported source into a `DataBundle`: read, encode targets, split, normalize.
 
 Sources: an embedded dataset name (`digits`), a `.npz` file, a `.csv` file (with
-`target`), or an image folder. Missing val/test splits are carved from the training data
-with a seeded, stratified split; normalization statistics come from the training split.
+`target`), a folder of `.npy` files (`x.npy`, `y.npy`, ...) or an image folder. Missing
+val/test splits are carved from the training data with a seeded, stratified split;
+normalization statistics come from the training split.
+
+`lazy=True` keeps image folders and `.npy` folders on disk: the splits are Datasets that
+read, decode and standardize one item at a time (`trainlab.data.lazy`), cut by the same
+split of the labels. Other sources are small by nature and are read whole either way.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.digits import EMBEDDED
-from trainlab.data.image_folder import load_image_folder
+from trainlab.data.image_folder import ImageFolderDataset, load_image_folder
+from trainlab.data.lazy import SplitView, check_npy_finite, train_stats, views
 from trainlab.data.normalize import channel_stats, standardize
-from trainlab.data.npz import load_npz
+from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
+from trainlab.data.npz import check_finite, explicit_splits, load_npz
 from trainlab.data.split import split_indices
 from trainlab.data.tabular import load_csv
 from trainlab.data.targets import as_regression, encode_classes, infer_task
@@ -26,9 +35,15 @@ from trainlab.errors import DataError
 
 
 def read_source(
-    source: str, *, target: str | None = None, image_size: int = 32, layout: str = "auto"
+    source: str,
+    *,
+    target: str | None = None,
+    image_size: int = 32,
+    layout: str = "auto",
+    lazy: bool = False,
 ) -> RawData:
-    """Read `source` without splitting: an embedded name, .npz, .csv or an image folder."""
+    """Read `source` without splitting: an embedded name, .npz, .csv, a .npy folder or an
+    image folder; with `lazy`, a folder's `x` (and explicit splits) are Datasets."""
     if source in EMBEDDED:
         return EMBEDDED[source]()
     path = Path(source)
@@ -36,6 +51,11 @@ def read_source(
         raise DataError(
             path, f"no such file or folder (embedded datasets: {', '.join(sorted(EMBEDDED))})"
         )
+    if path.is_dir() and is_npy_folder(path):
+        return _lazy_npy(path, layout) if lazy else load_npy_folder(path, layout)
+    if path.is_dir() and lazy:
+        images = ImageFolderDataset(path, image_size)
+        return RawData(images, images.labels, "classification", images.class_names)
     if path.is_dir():
         return load_image_folder(path, image_size)
     suffix = path.suffix.lower()
@@ -46,10 +66,26 @@ def read_source(
     raise DataError(path, "unsupported file type; expected .npz, .csv or an image folder")
 
 
-def _check_finite(x: np.ndarray, source: object, name: str) -> None:
-    if not np.all(np.isfinite(x)):
-        bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).any(axis=1))[0])
-        raise DataError(source, f"{name} contain NaN or Inf (first at sample {bad})")
+def _lazy_npy(path: Path, layout: str) -> RawData:
+    train = NpyDataset(path, layout=layout)
+    explicit = {s: NpyDataset(path, s, layout=layout) for s in explicit_splits(train.names, path)}
+    return RawData(train, train.y, "auto", explicit={s: (d, d.y) for s, d in explicit.items()})
+
+
+def _check_finite(x: np.ndarray | Dataset, source: object, name: str) -> None:
+    if isinstance(x, NpyDataset):
+        check_npy_finite(x, source, name)
+    elif isinstance(x, np.ndarray):
+        check_finite(x, source, name)
+
+
+def _identity_stats(shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    return torch.zeros((shape[0],) + (1,) * (len(shape) - 1)), torch.ones(1)
+
+
+def _take(x: np.ndarray | Dataset, idx: np.ndarray) -> Any:
+    """Rows `idx` of an array, or a lazy `(dataset, idx)` pair for a Dataset."""
+    return x[idx] if isinstance(x, np.ndarray) else (x, idx)
 
 
 def _carve(
@@ -67,8 +103,36 @@ def _carve(
         source=source,
         class_names=raw.class_names,
     )
-    out = {s: (raw.x[idx], y[idx]) for s, idx in zip(wanted, parts, strict=True)}
+    out = {s: (_take(raw.x, idx), y[idx]) for s, idx in zip(wanted, parts, strict=True)}
     return out | {s: raw.explicit[s] for s in raw.explicit}
+
+
+def _in_memory(
+    parts: dict[str, tuple[Any, np.ndarray]], targets: dict[str, Tensor], normalize: bool
+) -> tuple[dict[str, Split], Tensor, Tensor, tuple[int, ...]]:
+    xs = {s: torch.as_tensor(x, dtype=torch.float32) for s, (x, _) in parts.items()}
+    shape = tuple(xs["train"].shape[1:])
+    mean, std = channel_stats(xs["train"]) if normalize else _identity_stats(shape)
+    return {s: Split(standardize(xs[s], mean, std), targets[s]) for s in xs}, mean, std, shape
+
+
+def _lazy(
+    parts: dict[str, tuple[Any, np.ndarray]],
+    targets: dict[str, Tensor],
+    normalize: bool,
+    stats_samples: int | None,
+    seed: int,
+) -> tuple[dict[str, SplitView], Tensor, Tensor, tuple[int, ...]]:
+    """Carved splits arrive as `(dataset, indices)`, explicit ones as a whole dataset."""
+    lazy = {s: (x if isinstance(x, tuple) else (x, None)) for s, (x, _) in parts.items()}
+    base, idx = lazy["train"]
+    shape = tuple(base[int(idx[0]) if idx is not None else 0][0].shape)
+    if normalize:
+        chosen = idx if idx is not None else np.arange(len(base))
+        mean, std = train_stats(base, chosen, stats_samples=stats_samples, seed=seed)
+    else:
+        mean, std = _identity_stats(shape)
+    return views({s: (*lazy[s], targets[s]) for s in lazy}, mean, std), mean, std, shape
 
 
 def load_dataset(
@@ -81,9 +145,18 @@ def load_dataset(
     image_size: int = 32,
     normalize: bool = True,
     layout: str = "auto",
+    lazy: bool = False,
+    stats_samples: int | None = 10_000,
 ) -> DataBundle:
-    """Read, split (seeded, stratified) and normalize `source` into a `DataBundle`."""
-    raw = read_source(source, target=target, image_size=image_size, layout=layout)
+    """Read, split (seeded, stratified) and normalize `source` into a `DataBundle`.
+
+    `lazy`: an image or .npy folder stays on disk and the splits are Datasets of
+    standardized `(x, y)` items (`trainlab.data.lazy`); `stats_samples` caps how many
+    training images its normalization statistics are computed from (None: all).
+    """
+    if stats_samples is not None and (isinstance(stats_samples, bool) or stats_samples < 1):
+        raise ValueError(f"stats_samples must be None or an int >= 1, got {stats_samples!r}")
+    raw = read_source(source, target=target, image_size=image_size, layout=layout, lazy=lazy)
     task = infer_task(raw.y, task if task != "auto" else raw.task)
     for name, (xs, _) in {"x": (raw.x, None), **raw.explicit}.items():
         _check_finite(xs, source, "features" if name == "x" else f"{name} features")
@@ -98,25 +171,21 @@ def load_dataset(
         s: (raw.explicit[s][0], e) for s, e in zip(raw.explicit, encoded[1:], strict=True)
     }
     parts = _carve(raw, task, encoded[0], split, seed, source)
-
-    def tensors(s: str) -> Split:
-        x, y = parts[s]
-        yt = torch.as_tensor(y, dtype=torch.int64 if task == "classification" else torch.float64)
-        return Split(torch.as_tensor(x, dtype=torch.float32), yt)
-
-    train, val, test = tensors("train"), tensors("val"), tensors("test")
-    shape = tuple(train.x.shape[1:])
-    if normalize:
-        mean, std = channel_stats(train.x)
-    else:
-        mean, std = torch.zeros((shape[0],) + (1,) * (len(shape) - 1)), torch.ones(1)
-    for s in (train, val, test):
-        s.x = standardize(s.x, mean, std)
+    targets = {
+        s: torch.as_tensor(y, dtype=torch.int64 if task == "classification" else torch.float64)
+        for s, (_, y) in parts.items()
+    }
     t_mean, t_scale = 0.0, 1.0
     if task == "regression":
-        t_mean, t_scale = float(train.y.mean()), float(train.y.std(unbiased=False)) or 1.0
-        for s in (train, val, test):
-            s.y = ((s.y - t_mean) / t_scale).float().reshape(-1, 1)
+        t_mean = float(targets["train"].mean())
+        t_scale = float(targets["train"].std(unbiased=False)) or 1.0
+        targets = {s: ((y - t_mean) / t_scale).float().reshape(-1, 1) for s, y in targets.items()}
+    splits: dict[str, Split] | dict[str, SplitView]
+    if isinstance(raw.x, np.ndarray):
+        splits, mean, std, shape = _in_memory(parts, targets, normalize)
+    else:
+        splits, mean, std, shape = _lazy(parts, targets, normalize, stats_samples, seed)
+    train, val, test = splits["train"], splits["val"], splits["test"]
     num_outputs = len(class_names) if class_names is not None else 1
     return DataBundle(
         train=train,
@@ -145,6 +214,8 @@ def load_for_eval(
     """Every sample of `source`'s `x`/`y`, prepared exactly as a finished run's training data:
     the run's class names, input statistics and target scaling (`DataBundle.meta()`)."""
     raw = read_source(source, target=target, image_size=image_size, layout=layout)
+    if not isinstance(raw.x, np.ndarray):  # read_source without lazy returns arrays
+        raise TypeError(f"expected the arrays of {source}, got {type(raw.x).__name__}")
     _check_finite(raw.x, source, "features")
     if list(raw.x.shape[1:]) != list(meta["in_shape"]):
         raise DataError(

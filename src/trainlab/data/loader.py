@@ -1,5 +1,5 @@
 """Batches of in-memory tensors, shuffled by a permutation that is a pure function of
-(seed, epoch), so an epoch can be replayed or resumed at any batch without saved state.
+(seed, epoch) (`trainlab.data.order`), so an epoch can be replayed or resumed at any batch without saved state.
 
 For data that fits in memory this is much cheaper than `torch.utils.data.DataLoader`
 (no per-sample collate): a batch is one `index_select` on the device.
@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from trainlab.data.bundle import Split
+from trainlab.data.order import epoch_order
 
 SampleTransform = Callable[[Tensor, int, int], Tensor]
 
@@ -59,8 +60,7 @@ class BatchLoader:
         """The sample order of `epoch` (None: natural order)."""
         if not self.shuffle:
             return None
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.split), generator=g).to(self.split.x.device)
+        return epoch_order(len(self.split), self.seed, epoch).to(self.split.x.device)
 
     def _indices(self, order: Tensor | None, b: int) -> Tensor | slice:
         bs = self.batch_size

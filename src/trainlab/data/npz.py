@@ -10,6 +10,7 @@ twice that, else an image; `layout='signals'` or `'images'` decides explicitly.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,9 @@ LAYOUTS = ("auto", "vectors", "signals", "images")
 _NDIMS = {"vectors": (2,), "signals": (3,), "images": (3, 4), "auto": (2, 3, 4)}
 
 
-def _pair(
-    arrays: dict[str, np.ndarray], xk: str, yk: str, path: Path, layout: str
-) -> tuple[np.ndarray, ...]:
-    x, y = arrays[xk], arrays[yk]
+def check_pair(x: np.ndarray, y: np.ndarray, xk: str, yk: str, path: Path, layout: str) -> bool:
+    """Validate one `x`/`y` pair (shapes and dtype only: a memmap is not read); True when
+    `x` is (N, H, W) images that get a channel axis."""
     if x.ndim not in _NDIMS[layout]:
         expected = {
             "vectors": "(N, D)",
@@ -41,7 +41,14 @@ def _pair(
         raise DataError(path, f"'{xk}' is empty")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DataError(path, f"'{xk}' has dtype {x.dtype}; expected real numbers")
-    if x.ndim == 3 and not (layout == "signals" or (layout == "auto" and _looks_like_signal(x))):
+    return x.ndim == 3 and not (layout == "signals" or (layout == "auto" and _looks_like_signal(x)))
+
+
+def _pair(
+    arrays: dict[str, np.ndarray], xk: str, yk: str, path: Path, layout: str
+) -> tuple[np.ndarray, ...]:
+    x, y = arrays[xk], arrays[yk]
+    if check_pair(x, y, xk, yk, path, layout):
         x = x[:, None]  # (N, H, W) -> (N, 1, H, W)
     return x.astype(np.float32), y.reshape(-1)
 
@@ -57,6 +64,11 @@ def load_npz(path: Path, layout: str = "auto") -> RawData:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(path, f"not a readable .npz file ({e})") from None
+    return raw_from_arrays(arrays, path, layout)
+
+
+def raw_from_arrays(arrays: dict[str, np.ndarray], path: Path, layout: str) -> RawData:
+    """`x`, `y` and the optional explicit splits of `arrays` (from a .npz or .npy files)."""
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise DataError(
@@ -64,15 +76,33 @@ def load_npz(path: Path, layout: str = "auto") -> RawData:
         )
     x, y = _pair(arrays, "x", "y", path, layout)
     raw = RawData(x=x, y=y, task="auto")
+    for split in explicit_splits(arrays, path):
+        xs, ys = _pair(arrays, f"x_{split}", f"y_{split}", path, layout)
+        check_sample_shape(xs, x, split, path)
+        raw.explicit[split] = (xs, ys)
+    return raw
+
+
+def explicit_splits(names: Collection[str], path: Path) -> list[str]:
+    """'val' and/or 'test' when `x_<split>` and `y_<split>` are both in `names`."""
+    found = []
     for split in ("val", "test"):
         xk, yk = f"x_{split}", f"y_{split}"
-        if (xk in arrays) != (yk in arrays):
+        if (xk in names) != (yk in names):
             raise DataError(path, f"'{xk}' and '{yk}' must be given together")
-        if xk in arrays:
-            xs, ys = _pair(arrays, xk, yk, path, layout)
-            if xs.shape[1:] != x.shape[1:]:
-                raise DataError(
-                    path, f"'{xk}' samples have shape {xs.shape[1:]}, 'x' {x.shape[1:]}"
-                )
-            raw.explicit[split] = (xs, ys)
-    return raw
+        if xk in names:
+            found.append(split)
+    return found
+
+
+def check_finite(x: np.ndarray, source: object, name: str, offset: int = 0) -> None:
+    """DataError naming the first sample (numbered from `offset`) holding NaN or Inf."""
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not finite.all():
+        bad = offset + int(np.flatnonzero(~finite)[0])
+        raise DataError(source, f"{name} contain NaN or Inf (first at sample {bad})")
+
+
+def check_sample_shape(xs: np.ndarray, x: np.ndarray, split: str, path: Path) -> None:
+    if xs.shape[1:] != x.shape[1:]:
+        raise DataError(path, f"'x_{split}' samples have shape {xs.shape[1:]}, 'x' {x.shape[1:]}")
