@@ -48,6 +48,17 @@ class DataConfig(_Section):
         "RandAugment can run image by image in them (see augment.placement)",
     )
     normalize: bool = Field(True, description="standardize inputs with train-split statistics")
+    lazy: bool = Field(
+        False,
+        description="image and .npy folders: read items on demand in data.num_workers worker "
+        "processes instead of loading every split into memory",
+    )
+    persistent_workers: bool = Field(
+        True, description="lazy data: keep the worker processes alive across epochs"
+    )
+    stats_samples: int = Field(
+        10_000, gt=0, description="lazy image folders: images (seeded subset) for mean/std"
+    )
 
     @field_validator("split", mode="before")
     @classmethod

@@ -41,6 +41,8 @@ def build_data(config: Config) -> DataBundle:
         image_size=d.image_size,
         normalize=d.normalize,
         layout=d.layout,
+        lazy=d.lazy,
+        stats_samples=d.stats_samples,
     )
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from trainlab.augment import Placement, PlacementChoice
-from trainlab.data import BatchLoader, DataBundle, Split
+from trainlab.data import DataBundle, Split, make_loader
 from trainlab.errors import ConfigError
 from trainlab.metrics import RunningMetrics
 from trainlab.optim import LBFGS, freeze, unfreeze
@@ -74,13 +74,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def make_loader(split: Any, batch_size: int, **kw: Any) -> Any:
-    kw.pop("pin_memory", None)
-    if not isinstance(split, Split):
-        raise TypeError("the Dataset path lands with trainlab.data.make_loader")
-    return BatchLoader(split, batch_size, **kw)
-
-
 class Trainer:
     """Runs `task` (default: `task.name` of the config) on `data` as `config` says.
 
@@ -114,21 +107,33 @@ class Trainer:
     def _split(self, split: Any) -> Any:
         return split.to(self.device) if isinstance(split, Split) else split
 
+    def _loader(self, split: Any, batch_size: int, *, train: bool = False) -> Any:
+        """The in-memory loader for a `Split`; for a Dataset, the worker-process loader
+        (pinned memory on CUDA, persistent workers), one per split for the whole run."""
+        d = self.config.data
+        kw: dict[str, Any] = {"seed": self.config.seed}
+        if train:
+            kw |= {"shuffle": True, "drop_last": True}
+        if isinstance(split, Split):
+            return make_loader(split, batch_size, num_workers=d.num_workers if train else 0, **kw)
+        if id(split) not in self._loaders:
+            self._loaders[id(split)] = make_loader(
+                split,
+                batch_size,
+                num_workers=d.num_workers,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=d.persistent_workers,
+                **kw,
+            )
+        return self._loaders[id(split)]
+
     def _build(self, task: Task | None, placement: Placement | None) -> None:
         config, data, device = self.config, self.data, self.device
         d = config.data
         self.train_split = self._split(data.train)
         self.val_split = self._split(data.val) if data.val is not None else None
-        pin = device.type == "cuda"
-        self.train_loader = make_loader(
-            self.train_split,
-            d.batch_size,
-            shuffle=True,
-            drop_last=True,
-            seed=config.seed,
-            num_workers=d.num_workers,
-            pin_memory=pin,
-        )
+        self._loaders: dict[int, Any] = {}
+        self.train_loader = self._loader(self.train_split, d.batch_size, train=True)
         if len(self.train_loader) == 0:
             raise ConfigError(
                 f"data.batch_size = {d.batch_size}: larger than the training split "
@@ -389,7 +394,7 @@ class Trainer:
         self, split: Any, *, detailed: bool = False, modules_note: str = ""
     ) -> tuple[dict[str, float], RunningMetrics]:
         """Metrics of the task's modules on `split` (eval mode, no gradients, autocast)."""
-        loader = make_loader(split, self.config.data.eval_batch_size, num_workers=0)
+        loader = self._loader(split, self.config.data.eval_batch_size)
         metrics = self.task.metrics(self.device, detailed=detailed)
         with eval_mode(self.task.modules), self.precision.autocast():
             for batch in loader.epoch(0):
