@@ -256,3 +256,46 @@ def test_fit_takes_names_factories_and_rejects_bad_arguments() -> None:
         trainlab.fit(nn.Linear(4, 3), (x, y), optim__lr=-1.0)
     with pytest.raises(ValueError, match="x has 96 samples but y has 10"):
         trainlab.fit(nn.Linear(4, 3), (x, y[:10]))
+
+
+def test_deterministic_flag_is_the_runs_only(tmp_path: Path) -> None:
+    """train.deterministic=false really turns determinism off during the run (and true on);
+    the caller's setting is back afterwards."""
+    seen = []
+
+    class Probe(trainlab.train.Callback):
+        def on_epoch_start(self, trainer, epoch) -> None:
+            seen.append(torch.are_deterministic_algorithms_enabled())
+
+    outer = torch.are_deterministic_algorithms_enabled()
+    for flag in ("false", "true"):
+        t = digits_trainer(tmp_path, f"det_{flag}", ["train.epochs=1", f"train.deterministic={flag}",
+                                                      "model.name=mlp"], [Probe()])  # fmt: skip
+        t.fit()
+        assert torch.are_deterministic_algorithms_enabled() == outer
+    assert seen == [False, True]
+
+
+def test_channels_last_trains_and_keeps_the_layout(tmp_path: Path) -> None:
+    t = digits_trainer(tmp_path, "cl", ["train.epochs=1", "train.channels_last=true"])
+    conv = next(p for p in t.model.parameters() if p.ndim == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    t.fit()
+    assert t.history[0]["val_acc"] > 0.5  # ten classes: far above chance after one epoch
+
+
+@pytest.mark.slow
+def test_compile_trains_and_reports_its_compile_time(tmp_path: Path) -> None:
+    t = digits_trainer(tmp_path, "comp", ["train.epochs=1", "train.compile=true", "model.name=mlp"])
+    summary = t.fit()
+    assert summary["compile_seconds"] is not None and summary["compile_seconds"] > 0
+    assert t.history[0]["val_acc"] > 0.5
+
+
+def test_tensorboard_events_are_written(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    t = digits_trainer(tmp_path, "tb", ["train.epochs=1", "model.name=mlp", "log.tensorboard=true",
+                                        "log.every_steps=5"])  # fmt: skip
+    t.fit()
+    events = list((t.run.path / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 100

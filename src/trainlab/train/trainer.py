@@ -167,14 +167,15 @@ class Trainer:
                 m.compile()
         self.train_metrics = self.task.train_metrics(device)
         self.clipping = Clipping(config.regularize.clip_grad_value, config.regularize.clip_grad_norm)
-        names = list(self.task.metrics(device).compute() or {}) or self._metric_names()
+        self._probe = self.task.metrics(device)  # what the task's metrics are called
+        names = list(self._probe.compute() or {}) or [self._probe.primary, "loss"]
         for upd in self.updaters.values():
             if upd.scheduler is not None and upd.scheduler.plateau is not None:
                 self._check_metric("sched.monitor", config.sched.monitor, names)
         es = config.early_stop
         self.early_stop = None
         if es.patience > 0:
-            probe = self.task.metrics(device)
+            probe = self._probe
             monitor = es.monitor or probe.primary
             self.early_stop = EarlyStopping(
                 monitor,
@@ -194,11 +195,6 @@ class Trainer:
         self._logged: dict[str, list[Tensor]] = {}  # name -> [sum, count] this epoch
         self._best_state: dict[str, Any] | None = None
         self._stop = False
-
-    def _metric_names(self) -> list[str]:
-        """Validation metric names, read from metrics that saw one (empty) computation."""
-        probe = self.task.metrics(self.device, detailed=False)
-        return [probe.primary, "loss"]
 
     @staticmethod
     def _check_metric(key: str, monitor: str, names: list[str]) -> None:
@@ -303,7 +299,7 @@ class Trainer:
 
     @property
     def primary(self) -> str:
-        return self.task.metrics(self.device).primary
+        return self._probe.primary
 
     def request_stop(self) -> None:
         """Stop at the end of the current update cycle, saving a checkpoint that resumes
@@ -495,7 +491,7 @@ class Trainer:
             return True
         if value == best:
             return self.best["loss"] is not None and loss < self.best["loss"]
-        higher = self.task.metrics(self.device).higher_is_better
+        higher = self._probe.higher_is_better
         return value > best if higher else value < best
 
     def _module_states(self) -> dict[str, Any]:
