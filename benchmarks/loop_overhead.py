@@ -133,8 +133,8 @@ def main() -> None:
     lazy_data = copy.copy(data)
     lazy_data.train = TensorDataset(data.train.x, data.train.y)
     for workers in (0, 2):
-        mem = Trainer(load_config(overrides=base + [f"data.num_workers={workers}"]), data)
-        ds = Trainer(load_config(overrides=base + [f"data.num_workers={workers}"]), lazy_data)
+        config = load_config(overrides=[*base, f"data.num_workers={workers}"])
+        mem, ds = Trainer(config, data), Trainer(config, lazy_data)
         med = _time({"in-memory": mem.train_epoch, "Dataset": ds.train_epoch}, args.repeats)
         rows += [(f"data, {workers} workers", k, v, v / med["in-memory"]) for k, v in med.items()]
 

@@ -193,8 +193,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:  # validated, and without importing torch
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
         return 0
-    from trainlab.train.build import build_data
     from trainlab.train import RunDir, Trainer
+    from trainlab.train.build import build_data
     from trainlab.train.progress import ConsoleReporter
 
     data = build_data(config)

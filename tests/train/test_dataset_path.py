@@ -88,7 +88,7 @@ def test_kill_9_and_resume_is_bit_identical_on_the_worker_process_path(tmp_path:
               "--set", "data.batch_size=16", "--set", "checkpoint.every_steps=1",
               "--set", "log.every_steps=1"]  # fmt: skip
     full = _cli("train", "--name", "full", *common, cwd=tmp_path)
-    out, err = full.communicate(timeout=300)
+    _, err = full.communicate(timeout=300)
     assert full.returncode == 0, err.decode()
     cut = _cli("train", "--name", "cut", *common, cwd=tmp_path)
     last = tmp_path / "runs" / "cut" / "checkpoints" / "last.pt"
@@ -102,7 +102,7 @@ def test_kill_9_and_resume_is_bit_identical_on_the_worker_process_path(tmp_path:
     killed_at = torch.load(last, weights_only=True)["step"]
     assert 12 <= killed_at < 3 * (168 // 16)
     resumed = _cli("resume", str(tmp_path / "runs" / "cut"), "--no-progress", cwd=tmp_path)
-    out, err = resumed.communicate(timeout=300)
+    _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err.decode()
     a, b = _modules(tmp_path / "runs" / "full"), _modules(tmp_path / "runs" / "cut")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

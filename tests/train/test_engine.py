@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import torch
+from tests.trainers import StopAt
 from torch import nn
 from torch.nn import functional as F
 
-from tests.trainers import StopAt
 from trainlab.data import DataBundle, Split
 from trainlab.metrics import MeanMetrics
 from trainlab.recipes import load_config
@@ -120,8 +120,13 @@ class Denoise(Task):
 
 def _config(tmp_path: Path, *overrides: str):
     return load_config(
-        overrides=[f"runs_dir={tmp_path}", "train.epochs=3", "data.batch_size=16",
-                   "optim.weight_decay=0", *overrides]  # fmt: skip
+        overrides=[
+            f"runs_dir={tmp_path}",
+            "train.epochs=3",
+            "data.batch_size=16",
+            "optim.weight_decay=0",
+            *overrides,
+        ]
     )
 
 
@@ -133,7 +138,9 @@ def _run(tmp_path: Path, name: str, task: Task, *overrides: str, callbacks=()) -
 
 
 def _states(trainer: Trainer) -> dict[str, torch.Tensor]:
-    return {f"{k}.{n}": t for k, m in trainer.task.modules.items() for n, t in m.state_dict().items()}
+    return {
+        f"{k}.{n}": t for k, m in trainer.task.modules.items() for n, t in m.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize("make", [lambda: create_task("toy_gan"), Denoise], ids=["gan", "selfsup"])

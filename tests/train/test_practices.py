@@ -10,16 +10,16 @@ from pathlib import Path
 import matplotlib
 import pytest
 import torch
+from tests.trainers import digits_trainer
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 import trainlab
-from tests.trainers import digits_trainer
 from trainlab.errors import ConfigError
 from trainlab.optim import CONFIG_OPTIMIZERS
+from trainlab.schedules import Scheduler, build_schedule
 from trainlab.train import Step
 from trainlab.train.step import Clipping, Precision, Updater
-from trainlab.schedules import Scheduler, build_schedule
 
 
 def _linear_data(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +130,9 @@ def test_l1_penalty_drives_weights_to_zero_and_reports_sparsity(tmp_path: Path) 
         t = digits_trainer(tmp_path, f"l1_{lam}", ["model.name=mlp", "train.epochs=4",
                                                    "optim.weight_decay=0", f"regularize.l1={lam}"])  # fmt: skip
         t.fit()
-        weights = torch.cat([p.detach().abs().flatten() for p in t.model.parameters() if p.ndim >= 2])
+        weights = torch.cat(
+            [p.detach().abs().flatten() for p in t.model.parameters() if p.ndim >= 2]
+        )
         rows[lam] = (float((weights < 1e-3).float().mean()), t.history[-1])
     assert "train_l1_sparsity" in rows[1e-3][1] and "train_l1_sparsity" not in rows[0.0][1]
     assert rows[1e-3][0] > 5 * max(rows[0.0][0], 0.01)
@@ -149,7 +151,9 @@ def test_l1_term_has_the_lasso_gradient() -> None:
 def test_freeze_then_unfreeze_at_an_epoch(tmp_path: Path) -> None:
     t = digits_trainer(tmp_path, "fz", ["train.epochs=2", "optim.freeze=[features]",
                                         "optim.unfreeze={1: ['*']}", "checkpoint.every_steps=1"])  # fmt: skip
-    frozen0 = {n: p.detach().clone() for n, p in t.model.named_parameters() if n.startswith("features")}
+    frozen0 = {
+        n: p.detach().clone() for n, p in t.model.named_parameters() if n.startswith("features")
+    }
     head0 = t.model.head.weight.detach().clone()
     seen = []
 

@@ -63,7 +63,9 @@ def list_tasks() -> list[str]:
 def task_class(name: str) -> type[Task]:
     table = _table()
     if name not in table:
-        raise ValueError(f"task.name: unknown task {name!r}; expected one of {', '.join(sorted(table))}")
+        raise ValueError(
+            f"task.name: unknown task {name!r}; expected one of {', '.join(sorted(table))}"
+        )
     entry = table[name]
     if isinstance(entry, str):
         module, _, attr = entry.partition(":")

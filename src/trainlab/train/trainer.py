@@ -140,9 +140,7 @@ class Trainer:
                 f"({len(data.train)} samples), so an epoch has no step"
             )
         in_memory = isinstance(self.train_split, Split)
-        self.placement = (
-            resolve_placement(config, data, device, placement) if in_memory else None
-        )
+        self.placement = resolve_placement(config, data, device, placement) if in_memory else None
         if self.placement is not None:
             log.info("%s", self.placement)
         self.worker_transform = build_worker_transform(config, data, self.placement)
@@ -166,7 +164,9 @@ class Trainer:
             for m in self.task.modules.values():
                 m.compile()
         self.train_metrics = self.task.train_metrics(device)
-        self.clipping = Clipping(config.regularize.clip_grad_value, config.regularize.clip_grad_norm)
+        self.clipping = Clipping(
+            config.regularize.clip_grad_value, config.regularize.clip_grad_norm
+        )
         self._probe = self.task.metrics(device)  # what the task's metrics are called
         names = list(self._probe.compute() or {}) or [self._probe.primary, "loss"]
         for upd in self.updaters.values():
@@ -256,12 +256,11 @@ class Trainer:
         if not o.freeze and not o.unfreeze:
             return
         for m in self.task.modules.values():
-            if o.freeze:
-                if not freeze(m, o.freeze) and epoch == 0:
-                    raise ConfigError(
-                        f"optim.freeze = {o.freeze}: no module name matches; names look like "
-                        + ", ".join(n for n, _ in list(m.named_children())[:6])
-                    )
+            if o.freeze and not freeze(m, o.freeze) and epoch == 0:
+                raise ConfigError(
+                    f"optim.freeze = {o.freeze}: no module name matches; names look like "
+                    + ", ".join(n for n, _ in list(m.named_children())[:6])
+                )
             for e in sorted(o.unfreeze):
                 if e <= epoch:
                     unfreeze(m, None if o.unfreeze[e] == ["*"] else o.unfreeze[e])
@@ -546,7 +545,9 @@ class Trainer:
             "model": type(self.model).__name__
             if self.config.model.name == "auto"
             else self.config.model.name,
-            "parameters": sum(p.numel() for m in self.task.modules.values() for p in m.parameters()),
+            "parameters": sum(
+                p.numel() for m in self.task.modules.values() for p in m.parameters()
+            ),
             "data": {"source": self.data.source, "task": self.data.task}
             | dict(zip(("train", "val", "test"), sizes, strict=True)),
             "plots": plots,
@@ -599,9 +600,7 @@ class Trainer:
         self.step = int(state["step"])
         if self.train_metrics is not None and state["train_metrics"] is not None:
             self.train_metrics.load_state_dict(state["train_metrics"])
-        self._logged = {
-            k: [v[0].to(self.device), v[1].clone()] for k, v in state["logged"].items()
-        }
+        self._logged = {k: [v[0].to(self.device), v[1].clone()] for k, v in state["logged"].items()}
         self.best = dict(state["best"])
         self.history = list(state["history"])
         self.elapsed = float(state["elapsed"])
