@@ -259,6 +259,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
     model.load_state_dict(state["modules"]["model"])
     png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
+    if split is None:
+        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
     metrics = evaluate(
         model,
         split,
@@ -270,7 +272,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         confusion_png=png,
     )
     title = f"{path.name} (epoch {state['epoch']}) on {where}"
-    extra = {"samples": len(split)} | ({"confusion matrix": str(png)} if png else {})
+    samples = len(split)  # type: ignore[arg-type]
+    extra = {"samples": samples} | ({"confusion matrix": str(png)} if png else {})
     _print_summary(_console(), title, metrics, extra)
     return 0
 
@@ -279,7 +282,7 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
     """The lr of every param group at every step of the configured run, before training."""
     from pathlib import Path
 
-    from trainlab.data import BatchLoader
+    from trainlab.data import make_loader
     from trainlab.schedules import plot_lr
     from trainlab.train.build import (
         build_data,
@@ -290,11 +293,12 @@ def cmd_plot_lr(args: argparse.Namespace) -> int:
 
     config = _load(args)
     data = build_data(config)
-    steps_per_epoch = len(BatchLoader(data.train, config.data.batch_size, drop_last=True))
+    loader = make_loader(data.train, config.data.batch_size, drop_last=True)
+    steps_per_epoch = -(-len(loader) // config.train.accumulate)
     if steps_per_epoch == 0:
         raise ConfigError(
             f"data.batch_size = {config.data.batch_size}: larger than the training split "
-            f"({len(data.train)} samples), so an epoch has no step"
+            f"({data.meta()['sizes'][0]} samples), so an epoch has no step"
         )
     model = build_model(config, data.num_outputs, data.in_shape, task=data.task)
     optimizer = build_optimizer_from_config(config, model)

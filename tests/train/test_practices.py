@@ -174,8 +174,11 @@ def test_freeze_pattern_that_matches_nothing_is_an_error(tmp_path: Path) -> None
         digits_trainer(tmp_path, "fz2", ["optim.freeze=[encoder]"])
 
 
-_LR = {"sgd": 0.05, "adagrad": 0.05, "adadelta": 1.0, "rprop": 1e-3, "lbfgs": 0.5, "asgd": 0.05,
+_LR = {"sgd": 0.05, "adagrad": 0.05, "adadelta": 1.0, "rprop": 1e-3, "lbfgs": 1.0, "asgd": 0.5,
        "sgd_velocity": 0.05, "sgd_lookahead": 0.05}  # fmt: skip
+
+
+_EXTRA = {"lbfgs": ["optim.options={line_search_fn: strong_wolfe, max_iter: 5}"]}
 
 
 @pytest.mark.parametrize("name", CONFIG_OPTIMIZERS)
@@ -186,7 +189,8 @@ def test_every_optimizer_name_trains_end_to_end(tmp_path: Path, name: str) -> No
     stays at 100%, a wrong-signed one rises; Adadelta, the slowest starter, reaches ~70%)."""
     t = digits_trainer(tmp_path, name, ["model.name=mlp", "train.epochs=2",
                                         f"optim.name={name}", f"optim.lr={_LR.get(name, 3e-3)}",
-                                        "optim.weight_decay=0", "sched.name=constant"])  # fmt: skip
+                                        "optim.weight_decay=0", "sched.name=constant",
+                                        *_EXTRA.get(name, [])])  # fmt: skip
     start, _ = t.evaluate(t.val_split)
     t.fit()
     assert t.history[-1]["val_loss"] < 0.75 * start["loss"], (start, t.history[-1])

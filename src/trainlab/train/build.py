@@ -119,9 +119,11 @@ def _measure_placement(config: Config, data: DataBundle, device: torch.device) -
     untouched, so an `auto` run equals the same run with the chosen placement set.
     """
     a = config.augment
-    n = min(config.data.batch_size, len(data.train))
+    train = data.train
+    assert isinstance(train, Split)  # measured on the in-memory path only
+    n = min(config.data.batch_size, len(train))
     # (n, C, H, W) standardized images, as the loader yields them
-    batch = Split(data.train.x[:n].to(device), data.train.y[:n].to(device))
+    batch = Split(train.x[:n].to(device), train.y[:n].to(device))
     batched = TrainAugment(
         1,
         mean=data.input_mean,

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
-from trainlab.data import BatchLoader, Split
+from trainlab.data import Split, make_loader
 from trainlab.metrics import ClassificationMetrics, metrics_for_task
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    split: Split,
+    split: Split | Dataset,
     loss_fn: nn.Module,
     *,
     task: str,
@@ -32,7 +33,9 @@ def evaluate(
     was_training = model.training
     model.eval()
     metrics = metrics_for_task(task, device, target_scale=target_scale, detailed=detailed)
-    for x, y in BatchLoader(split.to(device), batch_size):
+    data = split.to(device) if isinstance(split, Split) else split
+    for x, y in make_loader(data, batch_size).epoch(0):
+        x, y = x.to(device), y.to(device)
         out = model(x)
         metrics.update(out, y, loss_fn(out, y))
     model.train(was_training)

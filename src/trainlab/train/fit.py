@@ -65,7 +65,7 @@ def _as_split(data: Any, what: str) -> Split | Dataset | None:
     if data is None:
         return None
     if isinstance(data, DataLoader):
-        return data.dataset  # type: ignore[return-value]
+        return data.dataset
     if isinstance(data, TensorDataset) and len(data.tensors) == 2:
         data = data.tensors
     if isinstance(data, tuple | list) and len(data) == 2:

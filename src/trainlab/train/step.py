@@ -53,10 +53,6 @@ class Precision:
     def scales(self) -> bool:
         return self.mode == "16-mixed"
 
-    def needs_closure(self, name: str | None = None) -> bool:
-        """Whether optimizer `name` re-evaluates the loss (L-BFGS): pass `update(closure=)`."""
-        return self._updater(name).closure
-
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.dtype is None:
             return contextlib.nullcontext()
@@ -234,7 +230,7 @@ class Step:
             scaler.update()
             stepped = not scaler.get_scale() < before  # the scale drops only on a skip
         else:
-            upd.optimizer.step(closure) if closure is not None else upd.optimizer.step()
+            upd.optimizer.step(closure) if closure is not None else upd.optimizer.step()  # type: ignore[arg-type]
             stepped = True
         if stepped:
             upd.updates += 1

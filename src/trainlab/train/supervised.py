@@ -23,7 +23,7 @@ dimensions; biases and norm scales are left alone, as for weight decay). Its sub
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -180,13 +180,13 @@ def _config_loss(
     return loss.to(device)
 
 
-def _l1_norm(params: list[Tensor]) -> Tensor:
+def _l1_norm(params: Sequence[Tensor]) -> Tensor:
     """``sum_i |w_i|`` over `params` (one fused norm per tensor)."""
-    return torch.stack(torch._foreach_norm(params, 1)).sum()
+    return torch.stack(torch._foreach_norm(list(params), 1)).sum()
 
 
 @torch.no_grad()
-def _sparsity(params: list[Tensor]) -> Tensor:
+def _sparsity(params: Sequence[Tensor]) -> Tensor:
     """Fraction of the entries of `params` with ``|w| < SPARSITY_EPS`` (on the device)."""
     small = sum((p.abs() < SPARSITY_EPS).sum() for p in params)
     total = sum(p.numel() for p in params)

@@ -137,7 +137,7 @@ class Trainer:
         if len(self.train_loader) == 0:
             raise ConfigError(
                 f"data.batch_size = {d.batch_size}: larger than the training split "
-                f"({len(data.train)} samples), so an epoch has no step"
+                f"({data.meta()['sizes'][0]} samples), so an epoch has no step"
             )
         in_memory = isinstance(self.train_split, Split)
         self.placement = resolve_placement(config, data, device, placement) if in_memory else None
@@ -455,7 +455,8 @@ class Trainer:
                     upd.scheduler.observe(val[self.config.sched.monitor])
             emas = [u for u in self.updaters.values() if u.ema is not None]
             for upd in emas:  # the EMA weights, evaluated on the same split
-                with upd.ema.swapped(upd.ema_module):  # type: ignore[union-attr]
+                assert upd.ema is not None and upd.ema_module is not None
+                with upd.ema.swapped(upd.ema_module):
                     ema_val, _ = self.evaluate(self.val_split)
                 prefix = "ema_" if len(emas) == 1 else f"ema_{upd.name}_"
                 val |= {f"{prefix}{k}": v for k, v in ema_val.items()}
