@@ -9,12 +9,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-TASKS = ("classification", "regression")
+from trainlab.data.targets import TASKS
+
+__all__ = ["TASKS", "DataBundle", "RawData", "Split"]
 
 
 @dataclass
 class Split:
-    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 classes or (N, 1) float32."""
+    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 classes, (N, 1) float32
+    regression values, (N, C) float32 multi-hot labels or (N, H, W) int64 masks."""
 
     x: Tensor
     y: Tensor
@@ -41,8 +44,11 @@ class RawData:
 class DataBundle:
     """Train/val/test splits, normalized with train-split statistics, plus metadata.
 
-    For regression, targets are standardized as (y - target_mean) / target_scale; metrics
-    multiply errors back by `target_scale`.
+    `task` is one of `TASKS`; `num_outputs` is what the model must produce per sample (or
+    per pixel): K classes (classification, segmentation), C labels (multilabel), 1
+    (regression). For regression, targets are standardized as (y - target_mean) /
+    target_scale; metrics multiply errors back by `target_scale`. For segmentation,
+    `ignore_index` (-100) marks unlabelled pixels in the masks (None for other tasks).
     """
 
     train: Split
@@ -57,6 +63,7 @@ class DataBundle:
     input_std: Tensor
     target_mean: float = 0.0
     target_scale: float = 1.0
+    ignore_index: int | None = None
 
     def meta(self) -> dict[str, Any]:
         """Plain-typed metadata stored in checkpoints (weights_only-loadable)."""
@@ -70,5 +77,6 @@ class DataBundle:
             "input_std": self.input_std.clone(),
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
+            "ignore_index": self.ignore_index,
             "sizes": [len(self.train), len(self.val), len(self.test)],
         }

@@ -2,7 +2,11 @@
 
 Sources: an embedded dataset name (`digits`), a `.npz` file, a `.csv` file (with
 `target`), or an image folder. Missing val/test splits are carved from the training data
-with a seeded, stratified split; normalization statistics come from the training split.
+with a seeded split, stratified for classification (multi-label, segmentation and
+regression splits are seeded random permutations); normalization statistics come from the
+training split. Targets by task (`trainlab.data.targets`): classification int64 (N,),
+regression standardized float32 (N, 1), multilabel float32 multi-hot (N, C), segmentation
+int64 masks (N, H, W) with unlabelled pixels (255 in the file) as -100.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from trainlab.data.normalize import channel_stats, standardize
 from trainlab.data.npz import load_npz
 from trainlab.data.split import split_indices
 from trainlab.data.tabular import load_csv
-from trainlab.data.targets import as_regression, encode_classes, infer_task
+from trainlab.data.targets import (
+    IGNORE_INDEX,
+    as_masks,
+    as_multilabel,
+    as_regression,
+    check_target_shape,
+    encode_classes,
+    infer_task,
+)
 from trainlab.errors import DataError
 
 
@@ -44,6 +56,14 @@ def read_source(
     if suffix == ".csv":
         return load_csv(path, target)
     raise DataError(path, "unsupported file type; expected .npz, .csv or an image folder")
+
+
+_TARGET_DTYPE = {
+    "classification": torch.int64,
+    "segmentation": torch.int64,
+    "multilabel": torch.float32,
+    "regression": torch.float64,  # standardized, then float32
+}
 
 
 def _check_finite(x: np.ndarray, source: object, name: str) -> None:
@@ -88,12 +108,21 @@ def load_dataset(
     for name, (xs, _) in {"x": (raw.x, None), **raw.explicit}.items():
         _check_finite(xs, source, "features" if name == "x" else f"{name} features")
     ys = [raw.y] + [raw.explicit[s][1] for s in raw.explicit]
+    for name, y in zip(["y", *(f"y_{s}" for s in raw.explicit)], ys, strict=True):
+        check_target_shape(y, task, source, name)
+    num_outputs, class_names = 1, None
     if task == "classification" and raw.class_names is not None:  # already 0..K-1
         encoded, class_names = [np.asarray(y, np.int64).ravel() for y in ys], raw.class_names
     elif task == "classification":
         encoded, class_names = encode_classes(ys, source)
+    elif task == "multilabel":
+        encoded, num_outputs = [as_multilabel(y, source) for y in ys], raw.y.shape[1]
+    elif task == "segmentation":
+        encoded, num_outputs = as_masks(ys, source)
     else:
-        encoded, class_names = [as_regression(y, source) for y in ys], None
+        encoded = [as_regression(y, source) for y in ys]
+    if class_names is not None:
+        num_outputs = len(class_names)
     raw.explicit = {
         s: (raw.explicit[s][0], e) for s, e in zip(raw.explicit, encoded[1:], strict=True)
     }
@@ -101,7 +130,7 @@ def load_dataset(
 
     def tensors(s: str) -> Split:
         x, y = parts[s]
-        yt = torch.as_tensor(y, dtype=torch.int64 if task == "classification" else torch.float64)
+        yt = torch.as_tensor(y, dtype=_TARGET_DTYPE[task])
         return Split(torch.as_tensor(x, dtype=torch.float32), yt)
 
     train, val, test = tensors("train"), tensors("val"), tensors("test")
@@ -117,7 +146,6 @@ def load_dataset(
         t_mean, t_scale = float(train.y.mean()), float(train.y.std(unbiased=False)) or 1.0
         for s in (train, val, test):
             s.y = ((s.y - t_mean) / t_scale).float().reshape(-1, 1)
-    num_outputs = len(class_names) if class_names is not None else 1
     return DataBundle(
         train=train,
         val=val,
@@ -131,6 +159,7 @@ def load_dataset(
         input_std=std,
         target_mean=t_mean,
         target_scale=t_scale,
+        ignore_index=IGNORE_INDEX if task == "segmentation" else None,
     )
 
 
@@ -153,7 +182,11 @@ def load_for_eval(
             f"{tuple(meta['in_shape'])}",
         )
     x = standardize(torch.as_tensor(raw.x), meta["input_mean"], meta["input_std"])
-    if meta["task"] == "classification":
+    task = meta["task"]
+    check_target_shape(raw.y, task, source)
+    if task in ("multilabel", "segmentation"):
+        return Split(x, _dense_targets(raw.y, task, meta, source))
+    if task == "classification":
         names = meta["class_names"]
         labels = (
             [raw.class_names[int(v)] for v in raw.y] if raw.class_names else [str(v) for v in raw.y]
@@ -167,3 +200,18 @@ def load_for_eval(
         yr = torch.as_tensor(as_regression(raw.y, source))
         y = ((yr - meta["target_mean"]) / meta["target_scale"]).float().reshape(-1, 1)
     return Split(x, y)
+
+
+def _dense_targets(y: np.ndarray, task: str, meta: dict[str, Any], source: str) -> torch.Tensor:
+    """Multi-hot labels or masks of `source`, checked against the run's number of outputs."""
+    k = int(meta["num_outputs"])
+    if task == "multilabel":
+        if y.shape[1] != k:
+            raise DataError(source, f"'y' has {y.shape[1]} labels; the run was trained on {k}")
+        return torch.as_tensor(as_multilabel(y, source))
+    (mask,), found = as_masks([y], source)
+    if found > k:
+        raise DataError(
+            source, f"masks hold class {found - 1}; the run was trained on classes 0..{k - 1}"
+        )
+    return torch.as_tensor(mask, dtype=torch.int64)

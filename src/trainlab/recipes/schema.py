@@ -31,7 +31,7 @@ class DataConfig(_Section):
         "digits", description="an embedded dataset name ('digits') or a path (.npz, .csv, folder)"
     )
     target: str | None = Field(None, description="CSV: the column to predict")
-    task: Literal["auto", "classification", "regression"] = "auto"
+    task: Literal["auto", "classification", "regression", "multilabel", "segmentation"] = "auto"
     layout: Literal["auto", "vectors", "signals", "images"] = Field(
         "auto", description=".npz: how to read x; 'auto' guesses (N, C, L) signals vs images"
     )
