@@ -82,6 +82,7 @@ from trainlab.losses.reconstruction import (
 from trainlab.losses.registry import (
     LossContext,
     LossSpec,
+    check_loss_args,
     create_loss,
     create_weighted_loss,
     list_losses,
@@ -130,6 +131,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "build_loss",
+    "check_loss_args",
     "create_loss",
     "create_weighted_loss",
     "cross_entropy",

@@ -60,6 +60,7 @@ from trainlab.losses.weighted import WeightedLoss
 __all__ = [
     "LossContext",
     "LossSpec",
+    "check_loss_args",
     "create_loss",
     "create_weighted_loss",
     "list_losses",
@@ -304,6 +305,12 @@ def _canonical_args(spec: LossSpec, args: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"loss {spec.name!r}: {canon!r} given twice (as {key!r} too)")
         out[canon] = value
     return out
+
+
+def check_loss_args(name: str, args: Mapping[str, Any]) -> None:
+    """ValueError unless ``name`` is a known loss and it takes every key of ``args`` (for
+    ``auto``: the arguments of any task's default); what a config can check without a task."""
+    _canonical_args(loss_spec(name), args)
 
 
 def create_loss(

@@ -199,8 +199,47 @@ class TrainConfig(_Section):
         raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
+class LossTerm(_Section):
+    """One term of a weighted sum of losses (loss.terms)."""
+
+    name: str = Field(description="a loss name (trainlab.losses.list_losses)")
+    weight: float = Field(1.0, gt=0, description="the term's weight in the sum (> 0)")
+    args: dict[str, Any] = Field(default_factory=dict, description="the loss's arguments")
+
+    @field_validator("args")
+    @classmethod
+    def _accepted(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from trainlab.losses import check_loss_args
+
+        if "name" in info.data:
+            check_loss_args(info.data["name"], v)
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from trainlab.losses import loss_spec
+
+        loss_spec(v)
+        return v
+
+
 class LossConfig(_Section):
-    """How the training loss is built (trainlab.losses.build_loss); smoothing is train.label_smoothing."""
+    """How the training loss is built (trainlab.losses.loss_from_config); smoothing is
+    train.label_smoothing. `name` picks any loss that fits the task, `args` its arguments;
+    `terms` a weighted sum instead (then name stays 'auto' and args empty)."""
+
+    name: str = Field(
+        "auto", description="a loss name (trainlab.losses.list_losses(task)); 'auto': the "
+        "task's default (cross-entropy, BCE-with-logits for multilabel, MSE for regression)",
+    )  # fmt: skip
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="the loss's arguments, e.g. {delta: 2.0} for huber"
+    )
+    terms: list[LossTerm] | None = Field(
+        None, description="a weighted sum of losses, e.g. [{name: cross_entropy, weight: 1}, "
+        "{name: dice, weight: 0.5, args: {smooth: 1}}] (F4:1935)",
+    )  # fmt: skip
 
     smoothing: Literal["standard", "notes"] = Field(
         "standard",
@@ -216,6 +255,32 @@ class LossConfig(_Section):
     def _positive_weights(cls, v: list[float] | None) -> list[float] | None:
         if v is not None and (not v or any(not math.isfinite(w) or w < 0 for w in v)):
             raise ValueError("expected a non-empty list of finite weights >= 0")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from trainlab.losses import loss_spec
+
+        loss_spec(v)
+        return v
+
+    @field_validator("args")
+    @classmethod
+    def _accepted(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from trainlab.losses import check_loss_args
+
+        if "name" in info.data:
+            check_loss_args(info.data["name"], v)
+        return v
+
+    @field_validator("terms")
+    @classmethod
+    def _alone(cls, v: list[LossTerm] | None, info: ValidationInfo) -> list[LossTerm] | None:
+        if v is not None and not v:
+            raise ValueError("expected at least one {name, weight, args} term (or null)")
+        if v and (info.data.get("name", "auto") != "auto" or info.data.get("args")):
+            raise ValueError("terms replace loss.name and loss.args; set name: auto, args: {}")
         return v
 
 
