@@ -199,12 +199,19 @@ class TrainConfig(_Section):
         raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
-class LossTerm(_Section):
-    """One term of a weighted sum of losses (loss.terms)."""
+class _NamedLoss(_Section):
+    """A loss name and its arguments, checked against trainlab.losses' registry."""
 
     name: str = Field(description="a loss name (trainlab.losses.list_losses)")
-    weight: float = Field(1.0, gt=0, description="the term's weight in the sum (> 0)")
     args: dict[str, Any] = Field(default_factory=dict, description="the loss's arguments")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from trainlab.losses import loss_spec
+
+        loss_spec(v)
+        return v
 
     @field_validator("args")
     @classmethod
@@ -215,16 +222,14 @@ class LossTerm(_Section):
             check_loss_args(info.data["name"], v)
         return v
 
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from trainlab.losses import loss_spec
 
-        loss_spec(v)
-        return v
+class LossTerm(_NamedLoss):
+    """One term of a weighted sum of losses (loss.terms)."""
+
+    weight: float = Field(1.0, gt=0, description="the term's weight in the sum (> 0)")
 
 
-class LossConfig(_Section):
+class LossConfig(_NamedLoss):
     """How the training loss is built (trainlab.losses.loss_from_config); smoothing is
     train.label_smoothing. `name` picks any loss that fits the task, `args` its arguments;
     `terms` a weighted sum instead (then name stays 'auto' and args empty)."""
@@ -255,23 +260,6 @@ class LossConfig(_Section):
     def _positive_weights(cls, v: list[float] | None) -> list[float] | None:
         if v is not None and (not v or any(not math.isfinite(w) or w < 0 for w in v)):
             raise ValueError("expected a non-empty list of finite weights >= 0")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from trainlab.losses import loss_spec
-
-        loss_spec(v)
-        return v
-
-    @field_validator("args")
-    @classmethod
-    def _accepted(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from trainlab.losses import check_loss_args
-
-        if "name" in info.data:
-            check_loss_args(info.data["name"], v)
         return v
 
     @field_validator("terms")
