@@ -107,3 +107,25 @@ def test_bad_arguments_are_named() -> None:
         create_model("unet", num_classes=2, in_shape=(1, 8, 8), widths=(8,))
     with pytest.raises(ValueError, match="unet upsample='nearest'"):
         create_model("unet", num_classes=2, in_shape=(1, 8, 8), upsample="nearest")
+
+
+def test_unet_trains_on_masks_from_the_cli(tmp_path, capsys) -> None:
+    """`trainlab train` on an .npz of (N, H, W) masks: segmentation task, ce+dice by name,
+    per-pixel metrics in the summary (a 1-epoch smoke run; learning is checked above)."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 1, 12, 12)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    y[:, 0, 0] = 255  # unlabelled
+    np.savez(tmp_path / "seg.npz", x=x, y=y)
+    args = ["train", "--model", "unet", "--data", str(tmp_path / "seg.npz"), "--epochs", "1",
+            "--no-progress", "--runs-dir", str(tmp_path / "runs"), "--name", "r",
+            "--set", "model.args.widths=[4,8]", "--set", "loss.name=ce+dice"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "runs" / "r" / "summary.json").read_text())
+    assert summary["data"]["task"] == "segmentation" and summary["primary_metric"] == "dice"
+    assert set(summary["test"]) == {"loss", "pixel_acc", "dice", "iou"}
+    assert np.isfinite(summary["test"]["loss"]) and 0 <= summary["test"]["dice"] <= 1
