@@ -115,8 +115,15 @@ class OneHotBCEWithLogits(LossModule):
 
 
 class SignedSoftMargin(LossModule):
-    """``soft_margin_loss(input, 2 * target - 1)`` for multi-hot 0/1 targets (N, C)."""
+    """``soft_margin_loss(input, 2 * target - 1)`` for multi-hot 0/1 targets (N, C);
+    ``check_targets`` verifies the labels are 0/1 (a device sync per call)."""
+
+    def __init__(self, *, reduction: Reduction = "mean", check_targets: bool = True) -> None:
+        super().__init__(reduction)
+        self.check_targets = check_targets
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         signed = 2 * target.to(upcast(input).dtype) - 1  # {0, 1} -> {-1, +1}
-        return soft_margin_loss(input, signed, reduction=self.reduction)
+        return soft_margin_loss(
+            input, signed, reduction=self.reduction, check_targets=self.check_targets
+        )

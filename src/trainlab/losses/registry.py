@@ -249,7 +249,8 @@ for _spec in (
              smoothing="ignored"),
     LossSpec("hinge", ("classification",), ("margin", "p", "class_weight"), _hinge,
              ("multiclass_hinge", "multi_margin"), smoothing="refused"),
-    LossSpec("soft_margin", ("multilabel",), (), lambda c, a: SignedSoftMargin(),
+    LossSpec("soft_margin", ("multilabel",), (),
+             lambda c, a: SignedSoftMargin(check_targets=c.check_targets),
              ("soft_margin_loss",), smoothing="refused"),
     LossSpec("dice", ("segmentation",), _DICE_ARGS, _dice, ("dice_loss",), smoothing="ignored"),
     LossSpec("ce+dice", ("segmentation",), ("ce_weight", "dice_weight", *_DICE_ARGS),
@@ -257,7 +258,10 @@ for _spec in (
 ):  # fmt: skip
     _register(_spec)
 _AUTO_ARGS = tuple(dict.fromkeys(a for n in _DEFAULT.values() for a in _SPECS[n].args))
-_register(LossSpec("auto", TASKS, _AUTO_ARGS, _cross_entropy, soft_targets=True))
+_register(
+    LossSpec("auto", TASKS, _AUTO_ARGS, lambda c, a: _SPECS[_DEFAULT[c.task]].build(c, a),
+             soft_targets=True)
+)  # fmt: skip
 
 
 # ---- public API ------------------------------------------------------------------------
