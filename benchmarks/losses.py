@@ -90,6 +90,24 @@ def main() -> None:
          lambda: L.kl_divergence(q, x.detach().log_softmax(1), log_q=True, check=False),
          lambda: F.kl_div(x.detach().log_softmax(1), q, reduction="batchmean")),
     ]  # fmt: skip
+    # losses by name (trainlab.losses.create_loss), as the trainer builds them, on
+    # segmentation logits (8, 4, 64, 64) with unlabelled pixels (-100)
+    seg_x = seg.clone().requires_grad_()
+    seg_i = seg_t.clone()
+    seg_i[:, :8] = -100
+    named = {n: L.create_loss(n, "segmentation", check_targets=False) for n in ("cross_entropy", "nll", "ce+dice")}  # fmt: skip
+    cases += [
+        ("named cross_entropy 8x4x64x64",
+         _fwd_bwd(lambda a: named["cross_entropy"](a, seg_i), seg_x),
+         _fwd_bwd(lambda a: F.cross_entropy(a, seg_i), seg_x)),
+        ("named nll (ref: nll(log_softmax))",
+         _fwd_bwd(lambda a: named["nll"](a, seg_i), seg_x),
+         _fwd_bwd(lambda a: F.nll_loss(F.log_softmax(a, 1), seg_i), seg_x)),
+        ("named ce+dice (ref: ce + dice by hand)",
+         _fwd_bwd(lambda a: named["ce+dice"](a, seg_i), seg_x),
+         _fwd_bwd(lambda a: F.cross_entropy(a, seg_i) + L.dice_loss(
+             a, seg_i, from_logits=True, ignore_index=-100), seg_x)),
+    ]  # fmt: skip
     metrics = ClassificationMetrics(dev, num_classes=k)
     correct = torch.zeros((), dtype=torch.int64, device=dev)
 

@@ -102,6 +102,32 @@ def test_npz_string_labels_and_float_regression(tmp_path: Path) -> None:
             {"x": np.zeros((31, 2)), "y": np.array([0] * 29 + [1, 1])},
             "class '1' has 2 sample",
         ),
+        # multi-hot labels (N, C) and masks (N, H, W)
+        (
+            {"x": np.zeros((20, 3)), "y": np.full((20, 3), 2)},
+            "must be 0/1 \\(multi-hot\\); found 2",
+        ),
+        ({"x": np.zeros((20, 3)), "y": np.full((20, 3), 0.5)}, "must be integers; found 0.5"),
+        (
+            {"x": np.zeros((20, 2, 8, 8)), "y": np.zeros((20, 8, 7), int)},
+            r"masks of 8x7 pixels, so 'x' must be images .* got \(20, 2, 8, 8\)",
+        ),
+        (
+            {"x": np.zeros((20, 5)), "y": np.zeros((20, 8, 8), int)},
+            r"masks of 8x8 pixels, so 'x' must be images",
+        ),
+        ({"x": np.zeros((20, 8, 8)), "y": np.full((20, 8, 8), -1)}, "class indices >= 0"),
+        ({"x": np.zeros((20, 8, 8)), "y": np.zeros((20, 8, 8), int)}, "at least 2 classes"),
+        (
+            {
+                "x": np.zeros((20, 3)),
+                "y": np.eye(3, dtype=int)[np.arange(20) % 3],
+                "x_val": np.zeros((4, 3)),
+                "y_val": np.zeros((4, 2), int),
+            },
+            r"'y_val' targets have shape \(2,\), 'y' \(3,\)",
+        ),
+        ({"x": np.zeros((20, 3)), "y": np.zeros((20, 2, 2, 2))}, "expected \\(N,\\), \\(N, C\\)"),
     ],
 )
 def test_npz_errors_name_the_file_and_problem(
@@ -111,7 +137,7 @@ def test_npz_errors_name_the_file_and_problem(
     np.savez(path, **arrays)
     with pytest.raises(DataError, match=message) as e:
         load_dataset(str(path))
-    assert str(path) in str(e.value)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
 
 
 def test_missing_file_and_unreadable_npz(tmp_path: Path) -> None:

@@ -138,6 +138,7 @@ def test_vit_timm_layout() -> None:
 # --- small inputs and a few training steps for every model ---------------------------------
 
 BIG = {"resnet101", "convnext_small", "convnext_base", "convnext_tiny", "vit_small"}
+DENSE = {"unet"}  # per-pixel outputs (B, K, H, W)
 
 
 def _shape(name: str) -> tuple[int, ...]:
@@ -150,10 +151,12 @@ def _shape(name: str) -> tuple[int, ...]:
 def test_every_model_trains_at_8x8(name: str) -> None:
     torch.manual_seed(0)
     shape = _shape(name)
-    kw = {} if name in ("mlp", "cnn", "cnn1d") else {"drop_path_rate": 0.1}
+    kw = {} if name in ("mlp", "cnn", "cnn1d", *DENSE) else {"drop_path_rate": 0.1}
     model = create_model(name, num_classes=3, in_shape=shape, **kw)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = torch.randn(4, *shape), torch.tensor([0, 1, 2, 0])
+    if name in DENSE:  # per-pixel logits (4, 3, 8, 8) and class masks (4, 8, 8)
+        y = y[:, None, None].expand(4, *shape[1:]).contiguous()
     before = [p.detach().clone() for p in model.parameters()]
     for _ in range(2):
         loss = F.cross_entropy(model(x), y)
@@ -164,7 +167,7 @@ def test_every_model_trains_at_8x8(name: str) -> None:
     moved = sum(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
     assert moved > 0.5 * len(before)
     model.eval()
-    assert model(x).shape == (4, 3)
+    assert model(x).shape == ((4, 3, *shape[1:]) if name in DENSE else (4, 3))
 
 
 @pytest.mark.parametrize("name", ["resnet18", "convnext_atto", "vit_tiny"])

@@ -60,12 +60,13 @@ def test_trainer_builds_every_model_from_a_config(name: str) -> None:
     from trainlab.recipes.load import load_config
     from trainlab.train.build import build_model
 
-    extra = [] if name in ("mlp", "cnn", "cnn1d") else ["model.args.drop_path_rate=0.2"]
+    extra = [] if name in ("mlp", "cnn", "cnn1d", "unet") else ["model.args.drop_path_rate=0.2"]
     config = load_config(overrides=[f"model.name={name}", *extra])
     shape = (2, 32) if name == "cnn1d" else (3, 32, 32)
+    dense = name == "unet"  # per-pixel logits
     with torch.device("meta"):
         model = build_model(config, 10, shape)
-        assert model(torch.empty(2, *shape)).shape == (2, 10)
+        assert model(torch.empty(2, *shape)).shape == ((2, 10, 32, 32) if dense else (2, 10))
 
 
 def test_models_show_prints_the_table(capsys) -> None:

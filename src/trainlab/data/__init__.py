@@ -1,6 +1,10 @@
 """Datasets: embedded (`digits`), user files (.npz, .csv, .npy folders, image folders),
 splits, loaders (in-memory `BatchLoader`, worker-process `DatasetLoader`), samplers that
-resume mid-epoch and shard by rank."""
+resume mid-epoch and shard by rank.
+
+Tasks (`TASKS`): classification, regression, multilabel ((N, C) multi-hot `y`) and
+segmentation ((N, H, W) masks, unlabelled pixels `IGNORE_VALUE` -> `IGNORE_INDEX`).
+"""
 
 from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.check import check_sample
@@ -13,9 +17,13 @@ from trainlab.data.loader import BatchLoader
 from trainlab.data.npy import NpyDataset
 from trainlab.data.order import EpochBatchSampler, epoch_order
 from trainlab.data.split import split_indices
+from trainlab.data.targets import IGNORE_INDEX, IGNORE_VALUE, TASKS, infer_task
 
 __all__ = [
     "EMBEDDED",
+    "IGNORE_INDEX",
+    "IGNORE_VALUE",
+    "TASKS",
     "BatchLoader",
     "DataBundle",
     "DatasetLoader",
@@ -27,6 +35,7 @@ __all__ = [
     "SplitView",
     "check_sample",
     "epoch_order",
+    "infer_task",
     "load_dataset",
     "load_digits",
     "load_for_eval",

@@ -11,12 +11,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-TASKS = ("classification", "regression")
+from trainlab.data.targets import TASKS
+
+__all__ = ["TASKS", "DataBundle", "RawData", "Split"]
 
 
 @dataclass
 class Split:
-    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 classes or (N, 1) float32."""
+    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 classes, (N, 1) float32
+    regression values, (N, C) float32 multi-hot labels or (N, H, W) int64 masks."""
 
     x: Tensor
     y: Tensor
@@ -48,8 +51,11 @@ class DataBundle:
     standardized `(x, y)` items (`trainlab.data.lazy.SplitView`, with the split's targets
     in `.y`); `len()` works for both.
 
-    For regression, targets are standardized as (y - target_mean) / target_scale; metrics
-    multiply errors back by `target_scale`.
+    `task` is one of `TASKS`; `num_outputs` is what the model must produce per sample (or
+    per pixel): K classes (classification, segmentation), C labels (multilabel), 1
+    (regression). For regression, targets are standardized as (y - target_mean) /
+    target_scale; metrics multiply errors back by `target_scale`. For segmentation,
+    `ignore_index` (-100) marks unlabelled pixels in the masks (None for other tasks).
     """
 
     train: Split | Dataset
@@ -64,6 +70,7 @@ class DataBundle:
     input_std: Tensor
     target_mean: float = 0.0
     target_scale: float = 1.0
+    ignore_index: int | None = None
 
     def meta(self) -> dict[str, Any]:
         """Plain-typed metadata stored in checkpoints (weights_only-loadable)."""
@@ -77,6 +84,7 @@ class DataBundle:
             "input_std": self.input_std.clone(),
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
+            "ignore_index": self.ignore_index,
             "sizes": [
                 len(cast(Sized, s)) if s is not None else 0
                 for s in (self.train, self.val, self.test)

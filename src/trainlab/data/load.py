@@ -30,7 +30,15 @@ from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
 from trainlab.data.npz import check_finite, explicit_splits, load_npz
 from trainlab.data.split import split_indices
 from trainlab.data.tabular import load_csv
-from trainlab.data.targets import as_regression, encode_classes, infer_task
+from trainlab.data.targets import (
+    IGNORE_INDEX,
+    as_masks,
+    as_multilabel,
+    as_regression,
+    check_target_shape,
+    encode_classes,
+    infer_task,
+)
 from trainlab.errors import DataError
 
 
@@ -107,6 +115,14 @@ def _carve(
     return out | {s: raw.explicit[s] for s in raw.explicit}
 
 
+_TARGET_DTYPE = {
+    "classification": torch.int64,
+    "segmentation": torch.int64,
+    "multilabel": torch.float32,
+    "regression": torch.float64,  # standardized, then float32
+}
+
+
 def _in_memory(
     parts: dict[str, tuple[Any, np.ndarray]], targets: dict[str, Tensor], normalize: bool
 ) -> tuple[dict[str, Split], Tensor, Tensor, tuple[int, ...]]:
@@ -161,19 +177,27 @@ def load_dataset(
     for name, (xs, _) in {"x": (raw.x, None), **raw.explicit}.items():
         _check_finite(xs, source, "features" if name == "x" else f"{name} features")
     ys = [raw.y] + [raw.explicit[s][1] for s in raw.explicit]
+    for name, y in zip(["y", *(f"y_{s}" for s in raw.explicit)], ys, strict=True):
+        check_target_shape(y, task, source, name)
+    num_outputs, class_names = 1, None
     if task == "classification" and raw.class_names is not None:  # already 0..K-1
         encoded, class_names = [np.asarray(y, np.int64).ravel() for y in ys], raw.class_names
     elif task == "classification":
         encoded, class_names = encode_classes(ys, source)
+    elif task == "multilabel":
+        encoded, num_outputs = [as_multilabel(y, source) for y in ys], raw.y.shape[1]
+    elif task == "segmentation":
+        encoded, num_outputs = as_masks(ys, source)
     else:
-        encoded, class_names = [as_regression(y, source) for y in ys], None
+        encoded = [as_regression(y, source) for y in ys]
+    if class_names is not None:
+        num_outputs = len(class_names)
     raw.explicit = {
         s: (raw.explicit[s][0], e) for s, e in zip(raw.explicit, encoded[1:], strict=True)
     }
     parts = _carve(raw, task, encoded[0], split, seed, source)
     targets = {
-        s: torch.as_tensor(y, dtype=torch.int64 if task == "classification" else torch.float64)
-        for s, (_, y) in parts.items()
+        s: torch.as_tensor(y, dtype=_TARGET_DTYPE[task]) for s, (_, y) in parts.items()
     }
     t_mean, t_scale = 0.0, 1.0
     if task == "regression":
@@ -186,7 +210,6 @@ def load_dataset(
     else:
         splits, mean, std, shape = _lazy(parts, targets, normalize, stats_samples, seed)
     train, val, test = splits["train"], splits["val"], splits["test"]
-    num_outputs = len(class_names) if class_names is not None else 1
     return DataBundle(
         train=train,
         val=val,
@@ -200,6 +223,7 @@ def load_dataset(
         input_std=std,
         target_mean=t_mean,
         target_scale=t_scale,
+        ignore_index=IGNORE_INDEX if task == "segmentation" else None,
     )
 
 
@@ -224,7 +248,11 @@ def load_for_eval(
             f"{tuple(meta['in_shape'])}",
         )
     x = standardize(torch.as_tensor(raw.x), meta["input_mean"], meta["input_std"])
-    if meta["task"] == "classification":
+    task = meta["task"]
+    check_target_shape(raw.y, task, source)
+    if task in ("multilabel", "segmentation"):
+        return Split(x, _dense_targets(raw.y, task, meta, source))
+    if task == "classification":
         names = meta["class_names"]
         labels = (
             [raw.class_names[int(v)] for v in raw.y] if raw.class_names else [str(v) for v in raw.y]
@@ -238,3 +266,18 @@ def load_for_eval(
         yr = torch.as_tensor(as_regression(raw.y, source))
         y = ((yr - meta["target_mean"]) / meta["target_scale"]).float().reshape(-1, 1)
     return Split(x, y)
+
+
+def _dense_targets(y: np.ndarray, task: str, meta: dict[str, Any], source: str) -> torch.Tensor:
+    """Multi-hot labels or masks of `source`, checked against the run's number of outputs."""
+    k = int(meta["num_outputs"])
+    if task == "multilabel":
+        if y.shape[1] != k:
+            raise DataError(source, f"'y' has {y.shape[1]} labels; the run was trained on {k}")
+        return torch.as_tensor(as_multilabel(y, source))
+    (mask,), found = as_masks([y], source)
+    if found > k:
+        raise DataError(
+            source, f"masks hold class {found - 1}; the run was trained on classes 0..{k - 1}"
+        )
+    return torch.as_tensor(mask, dtype=torch.int64)

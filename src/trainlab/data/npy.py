@@ -18,7 +18,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from trainlab.data.bundle import RawData
-from trainlab.data.npz import check_pair, check_sample_shape, explicit_splits, raw_from_arrays
+from trainlab.data.npz import (
+    check_pair,
+    check_sample_shape,
+    explicit_splits,
+    labels,
+    raw_from_arrays,
+)
 from trainlab.errors import DataError
 
 NPY_NAMES = ("x", "y", "x_val", "y_val", "x_test", "y_test")
@@ -68,7 +74,7 @@ class NpyDataset(Dataset):
             raise DataError(self.root, f"no x_{split}.npy / y_{split}.npy")
         xk, yk = f"x{suffix}", f"y{suffix}"
         self._x: np.ndarray | None = arrays[xk]
-        self.y = np.asarray(arrays[yk]).reshape(-1)  # labels are small: read them whole
+        self.y = labels(np.asarray(arrays[yk]))  # labels are small: read them whole
         self.add_channel = check_pair(self._x, arrays[yk], xk, yk, self.x_path, layout)
         if split != "train":
             check_sample_shape(self._x, arrays["x"], split, self.root)

@@ -1,5 +1,9 @@
-"""Arrays in a NumPy `.npz` file: `x` (N, ...), `y` (N,); optional `x_val`/`y_val`,
-`x_test`/`y_test`.
+"""Arrays in a NumPy `.npz` file: `x` (N, ...), `y` (N,), (N, C) or (N, H, W); optional
+`x_val`/`y_val`, `x_test`/`y_test`.
+
+`y` of shape (N,) (or (N, 1)) holds class labels or numbers, (N, C) multi-hot labels and
+(N, H, W) segmentation masks (see `trainlab.data.targets`); masks need images `x` (N, H, W)
+or (N, C, H, W) of the same H and W, so a 3-D `x` beside masks is always read as images.
 
 x of shape (N, D) is vectors, (N, C, L) 1-D signals, (N, H, W) single-channel images
 (a channel axis is added) and (N, C, H, W) images. A 3-D `x` is ambiguous: with
@@ -33,14 +37,24 @@ def check_pair(x: np.ndarray, y: np.ndarray, xk: str, yk: str, path: Path, layou
             "auto": "(N, D), (N, C, L), (N, H, W) or (N, C, H, W)",
         }[layout]
         raise DataError(path, f"'{xk}' has shape {x.shape}; expected {expected}")
-    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
-        raise DataError(path, f"'{yk}' has shape {y.shape}; expected (N,)")
+    if y.ndim not in (1, 2, 3):
+        raise DataError(
+            path, f"'{yk}' has shape {y.shape}; expected (N,), (N, C) labels or (N, H, W) masks"
+        )
     if len(x) != len(y):
         raise DataError(path, f"'{xk}' has {len(x)} rows but '{yk}' has {len(y)}")
     if len(x) == 0:
         raise DataError(path, f"'{xk}' is empty")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DataError(path, f"'{xk}' has dtype {x.dtype}; expected real numbers")
+    if y.ndim == 3:  # masks: x must be images of the same height and width
+        if x.ndim not in (3, 4) or layout in ("vectors", "signals") or x.shape[-2:] != y.shape[1:]:
+            raise DataError(
+                path,
+                f"'{yk}' holds (N, H, W) masks of {y.shape[1]}x{y.shape[2]} pixels, so '{xk}' "
+                f"must be images (N, H, W) or (N, C, H, W) of that size; got {x.shape}",
+            )
+        return x.ndim == 3
     return x.ndim == 3 and not (layout == "signals" or (layout == "auto" and _looks_like_signal(x)))
 
 
@@ -50,7 +64,12 @@ def _pair(
     x, y = arrays[xk], arrays[yk]
     if check_pair(x, y, xk, yk, path, layout):
         x = x[:, None]  # (N, H, W) -> (N, 1, H, W)
-    return x.astype(np.float32), y.reshape(-1)
+    return x.astype(np.float32), labels(y)
+
+
+def labels(y: np.ndarray) -> np.ndarray:
+    """(N, 1) -> (N,); multi-hot (N, C) and masks (N, H, W) keep their shape."""
+    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def _looks_like_signal(x: np.ndarray) -> bool:
@@ -79,6 +98,10 @@ def raw_from_arrays(arrays: dict[str, np.ndarray], path: Path, layout: str) -> R
     for split in explicit_splits(arrays, path):
         xs, ys = _pair(arrays, f"x_{split}", f"y_{split}", path, layout)
         check_sample_shape(xs, x, split, path)
+        if ys.shape[1:] != y.shape[1:]:
+            raise DataError(
+                path, f"'y_{split}' targets have shape {ys.shape[1:]}, 'y' {y.shape[1:]}"
+            )
         raw.explicit[split] = (xs, ys)
     return raw
 

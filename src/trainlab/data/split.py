@@ -1,7 +1,8 @@
 """Deterministic, seeded train/val/test splits (notes F3:912-964, F4:2087-2095).
 
 Classification splits are stratified: each class is split in the given fractions, so
-every split sees every class in proportion. The test split is carved once and used once.
+every split sees every class in proportion. Other targets (regression values, multi-hot
+labels (N, C), masks (N, H, W)) are split by one seeded permutation of the samples. The test split is carved once and used once.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def split_indices(
     for idx in groups:
         counts = _counts(len(idx), fractions)
         if counts[0] < 1:
-            label = y[idx[0]].item()
-            name = class_names[int(label)] if class_names is not None else str(label)
-            what = f"class {name!r}" if stratify else "the dataset"
+            what = "the dataset"
+            if stratify:  # y is then (N,) class labels; other targets may be (N, ...)
+                label = y[idx[0]].item()
+                name = class_names[int(label)] if class_names is not None else str(label)
+                what = f"class {name!r}"
             pct = "/".join(f"{round(f * 100):g}" for f in fractions)
             raise DataError(
                 source,

@@ -11,8 +11,20 @@ adversarial     gan_value, discriminator_loss, generator_loss_minimax,
                 paired_generator_loss (GAN + lambda L1, pix2pix)
 reconstruction  masked_reconstruction_loss and its mse/l1/bce/bce_with_logits forms
 information     entropy, cross_entropy_of, kl_divergence
+adapters        nll_of_logits (NLL of log_softmax(logits)), one-hot BCE for classification,
+                soft margin over multi-hot targets
+weighted        WeightedLoss: sum_i w_i L_i (the notes' multi-task loss, F4:1935)
+registry        every training loss by name and the tasks it fits: list_losses(task),
+                loss_spec(name, task), create_loss(name, task, args=...),
+                create_weighted_loss(terms, task); loss_from_config reads loss.name/args/terms
 """
 
+from trainlab.losses.adapters import (
+    NLLOfLogits,
+    OneHotBCEWithLogits,
+    SignedSoftMargin,
+    nll_of_logits,
+)
 from trainlab.losses.adversarial import (
     GANDiscriminatorLoss,
     GANGeneratorLoss,
@@ -67,6 +79,15 @@ from trainlab.losses.reconstruction import (
     masked_mse_loss,
     masked_reconstruction_loss,
 )
+from trainlab.losses.registry import (
+    LossContext,
+    LossSpec,
+    check_loss_args,
+    create_loss,
+    create_weighted_loss,
+    list_losses,
+    loss_spec,
+)
 from trainlab.losses.regression import (
     HuberLoss,
     L1Loss,
@@ -77,6 +98,7 @@ from trainlab.losses.regression import (
     mse_loss,
     smooth_l1_loss,
 )
+from trainlab.losses.weighted import WeightedLoss
 
 __all__ = [
     "TASKS",
@@ -92,17 +114,26 @@ __all__ = [
     "HuberLoss",
     "KLDivergence",
     "L1Loss",
+    "LossContext",
+    "LossSpec",
     "MSELoss",
     "MaskedReconstructionLoss",
     "MixedTargetCrossEntropy",
     "MultiClassHingeLoss",
     "MultiLabelLoss",
+    "NLLOfLogits",
+    "OneHotBCEWithLogits",
+    "SignedSoftMargin",
     "SmoothL1Loss",
     "SoftIoULoss",
     "SoftMarginLoss",
+    "WeightedLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "build_loss",
+    "check_loss_args",
+    "create_loss",
+    "create_weighted_loss",
     "cross_entropy",
     "cross_entropy_of",
     "dice_loss",
@@ -117,7 +148,9 @@ __all__ = [
     "huber_loss",
     "kl_divergence",
     "l1_loss",
+    "list_losses",
     "loss_from_config",
+    "loss_spec",
     "masked_bce_loss",
     "masked_bce_with_logits_loss",
     "masked_l1_loss",
@@ -125,6 +158,7 @@ __all__ = [
     "masked_reconstruction_loss",
     "mse_loss",
     "multiclass_hinge_loss",
+    "nll_of_logits",
     "overlap_sums",
     "paired_generator_loss",
     "smooth_l1_loss",

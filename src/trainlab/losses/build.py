@@ -10,13 +10,18 @@
   1/2: ``y (1 - e) + e / 2``.
 * ``'regression'``: mean squared error (input and target of the same shape); label
   smoothing does not apply and is ignored, so one recipe serves both kinds of data.
+* ``'segmentation'``: the same cross-entropy per pixel: logits (N, K, H, W) against class
+  indices (N, H, W); pixels equal to ``ignore_index`` (-100, what ``trainlab.data`` gives
+  unlabelled pixels) are skipped and the mean is over the counted pixels.
+
+``loss_from_config`` reads ``loss.name`` / ``loss.args`` / ``loss.terms`` and builds any
+loss of ``trainlab.losses.registry`` (``auto``, the default, is ``build_loss``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from trainlab.losses.classification import (
@@ -27,7 +32,7 @@ from trainlab.losses.classification import (
 )
 from trainlab.losses.regression import MSELoss
 
-TASKS = ("classification", "multilabel", "regression")
+TASKS = ("classification", "multilabel", "regression", "segmentation")
 
 __all__ = ["TASKS", "MixedTargetCrossEntropy", "MultiLabelLoss", "build_loss", "loss_from_config"]
 
@@ -91,9 +96,9 @@ def build_loss(
     torch; 'notes': e/(K-1), F4:1369). ``class_weight`` weights classes of the
     cross-entropy; ``pos_weight`` weights positives of the multi-label BCE.
     """
-    if task == "classification":
+    if task in ("classification", "segmentation"):
         if pos_weight is not None:
-            raise ValueError("pos_weight applies to task='multilabel', not 'classification'")
+            raise ValueError(f"pos_weight applies to task='multilabel', not {task!r}")
         return MixedTargetCrossEntropy(
             class_weight,
             ignore_index=ignore_index,
@@ -119,29 +124,64 @@ def loss_from_config(
     check_targets: bool = True,
     soft_targets_smoothed: bool = False,
 ) -> nn.Module:
-    """``build_loss`` from a trainlab ``Config``: ``train.label_smoothing`` and the ``loss``
-    section (``smoothing``, ``class_weight``). With ``num_classes`` the class weights are
-    checked against it (ValueError naming ``loss.class_weight``). The trainer passes
-    ``check_targets=False``: its targets were validated when the data was loaded, and
-    checking them every step would cost a device sync per batch; with Mixup/CutMix on it
-    passes ``soft_targets_smoothed=True`` (the mixer already smoothed the soft targets).
+    """The training loss of a trainlab ``Config`` for ``task``.
+
+    Reads ``train.label_smoothing`` and the ``loss`` section: ``name`` (any name of
+    ``trainlab.losses.list_losses(task)``, default ``auto``: ``build_loss``), ``args`` (that
+    loss's arguments), or ``terms`` (a weighted sum ``[{name, weight, args}, ...]``, a
+    ``WeightedLoss``), ``smoothing`` and ``class_weight`` (added to the arguments of each
+    loss that takes class weights; with ``auto`` it is used for classification and
+    segmentation and ignored for the other tasks, as before). With ``num_classes`` (classes,
+    or labels for multilabel) the class and positive weights are checked against it.
+    The trainer passes ``check_targets=False``: its targets were validated when the data was
+    loaded, and checking them every step would cost a device sync per batch; with
+    Mixup/CutMix on it passes ``soft_targets_smoothed=True`` (the mixer already smoothed
+    the soft targets). Every mistake is a one-line ValueError naming the ``loss.`` key.
     """
+    from trainlab.losses.registry import create_loss, create_weighted_loss, loss_spec
+
     section = getattr(config, "loss", None)
     smoothing: Smoothing = getattr(section, "smoothing", "standard")
     weights = getattr(section, "class_weight", None)
-    class_weight = None
-    if weights is not None and task == "classification":
-        if num_classes is not None and len(weights) != num_classes:
+    name = getattr(section, "name", "auto")
+    args = dict(getattr(section, "args", None) or {})
+    terms = [dict(t) for t in (getattr(section, "terms", None) or [])]
+    options: dict[str, Any] = {
+        "num_classes": num_classes,
+        "label_smoothing": config.train.label_smoothing,
+        "smoothing": smoothing,
+        "check_targets": check_targets,
+        "soft_targets_smoothed": soft_targets_smoothed,
+    }
+    if terms and (name != "auto" or args):
+        raise ValueError("loss.terms replaces loss.name and loss.args; set only one of them")
+    entries = terms or [{"name": name, "args": args}]
+    if weights is not None:
+        _add_class_weight(entries, weights, task, loss_spec)
+    try:
+        if terms:
+            return create_weighted_loss(entries, task, **options)
+        return create_loss(name, task, args=entries[0]["args"], **options)
+    except ValueError as e:
+        if not terms:
+            raise
+        raise ValueError(f"loss.terms: {e}") from None
+
+
+def _add_class_weight(entries: list[dict[str, Any]], weights: list[float], task: str, spec_of: Any) -> None:  # fmt: skip
+    """Put ``loss.class_weight`` into the args of every entry whose loss takes class weights."""
+    took = False
+    for entry in entries:
+        spec = spec_of(entry["name"], task)
+        if "class_weight" not in spec.args:
+            continue
+        entry["args"] = dict(entry.get("args") or {})
+        if "class_weight" in entry["args"] or "weight" in entry["args"]:
             raise ValueError(
-                f"loss.class_weight has {len(weights)} weights but the data has {num_classes} "
-                "classes; expected one weight per class"
+                "class weights given twice: loss.class_weight and loss args class_weight; keep one"
             )
-        class_weight = torch.tensor(weights, dtype=torch.float32)
-    return build_loss(
-        task,
-        label_smoothing=config.train.label_smoothing,
-        smoothing=smoothing,
-        class_weight=class_weight,
-        check_targets=check_targets,
-        soft_targets_smoothed=soft_targets_smoothed,
-    )
+        entry["args"]["class_weight"] = list(weights)
+        took = True
+    if not took and not (len(entries) == 1 and entries[0]["name"] == "auto"):
+        names = ", ".join(str(e["name"]) for e in entries)
+        raise ValueError(f"loss.class_weight: loss {names} takes no class weights")

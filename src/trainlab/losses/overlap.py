@@ -16,6 +16,10 @@ predictions (the set form ``2|A n B| / (|A| + |B|)``, F4:1611), e.g. the notes' 
 target: a complete miss gives 1.0, 2 of 3 pixels 0.2, 3 of 3 plus one extra 1/7
 (F4:1646-1652).
 
+With class-index targets, pixels equal to ``ignore_index`` (e.g. -100, the value
+``trainlab.data`` gives unlabelled mask pixels) are dropped from every sum: both their
+prediction and their target count as 0 in every class.
+
 Empty masks: a class absent from both prediction and target has a zero denominator;
 its score is defined as 1 (perfect agreement, loss 0) whatever ``eps``, so ``eps=0`` is
 safe and never gives NaN. ``batch_dice=True`` sums over the whole batch before dividing
@@ -41,7 +45,9 @@ from trainlab.losses._common import (
 __all__ = ["DiceLoss", "SoftIoULoss", "dice_loss", "overlap_sums", "soft_iou_loss"]
 
 
-def _probs_and_onehot(input: Tensor, target: Tensor, from_logits: bool) -> tuple[Tensor, Tensor]:
+def _probs_and_onehot(
+    input: Tensor, target: Tensor, from_logits: bool, ignore_index: int | None = None
+) -> tuple[Tensor, Tensor]:
     if input.dim() < 2 or not input.is_floating_point():
         raise ValueError(
             f"input must be floating (N, C, *) with C = 1 for binary masks; got "
@@ -60,6 +66,9 @@ def _probs_and_onehot(input: Tensor, target: Tensor, from_logits: bool) -> tuple
             f"shape {expected}; got {tuple(target.shape)} {target.dtype}"
         )
     t = target.long()
+    valid = None if ignore_index is None else t != ignore_index  # (N, *)
+    if valid is not None:
+        t = t.where(valid, 0)
     hi = 1 if num_classes == 1 else num_classes - 1
     if t.numel() and (int(t.min()) < 0 or int(t.max()) > hi):
         raise ValueError(
@@ -67,8 +76,12 @@ def _probs_and_onehot(input: Tensor, target: Tensor, from_logits: bool) -> tuple
             f"expected 0..{hi} for {num_classes} channel(s)"
         )
     if num_classes == 1:
-        return p, t.unsqueeze(1).to(p.dtype)
-    g = F.one_hot(t, num_classes).movedim(-1, 1).to(p.dtype)  # (N, *, C) -> (N, C, *)
+        g = t.unsqueeze(1).to(p.dtype)
+    else:
+        g = F.one_hot(t, num_classes).movedim(-1, 1).to(p.dtype)  # (N, *, C) -> (N, C, *)
+    if valid is not None:  # ignored pixels: no prediction, no target
+        keep = valid.unsqueeze(1).to(p.dtype)  # (N, 1, *)
+        p, g = p * keep, g * keep
     return p, g
 
 
@@ -79,9 +92,10 @@ def overlap_sums(
     squared: bool = False,
     from_logits: bool = False,
     batch: bool = False,
+    ignore_index: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(intersection, prediction size, target size), each (N, C) (or (C,) with ``batch``)."""
-    p, g = _probs_and_onehot(input, target, from_logits)
+    p, g = _probs_and_onehot(input, target, from_logits, ignore_index)
     dims = tuple(range(2, p.dim()))
     if batch:
         dims = (0, *dims)
@@ -119,6 +133,7 @@ def dice_loss(
     from_logits: bool = False,
     batch_dice: bool = False,
     reduction: Reduction = "mean",
+    ignore_index: int | None = None,
 ) -> Tensor:
     """Dice loss ``1 - dice`` averaged (or weighted) over classes; see the module docstring.
 
@@ -127,8 +142,9 @@ def dice_loss(
     check_reduction(reduction)
     check_positive("eps", eps, allow_zero=True)
     inter, sp, sg = overlap_sums(
-        input, target, squared=squared, from_logits=from_logits, batch=batch_dice
-    )
+        input, target, squared=squared, from_logits=from_logits, batch=batch_dice,
+        ignore_index=ignore_index,
+    )  # fmt: skip
     dice = _ratio(2 * inter + eps, sp + sg + eps)
     return _combine(1 - dice, weight, reduction, batch_dice)
 
@@ -165,17 +181,20 @@ class DiceLoss(LossModule):
         from_logits: bool = False,
         batch_dice: bool = False,
         reduction: Reduction = "mean",
+        ignore_index: int | None = None,
     ) -> None:
         super().__init__(reduction)
         check_positive("eps", eps, allow_zero=True)
         self.squared, self.eps = squared, float(eps)
         self.from_logits, self.batch_dice = from_logits, batch_dice
+        self.ignore_index = ignore_index
         self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return dice_loss(
             input, target, squared=self.squared, eps=self.eps, weight=self.weight,
             from_logits=self.from_logits, batch_dice=self.batch_dice, reduction=self.reduction,
+            ignore_index=self.ignore_index,
         )  # fmt: skip
 
 

@@ -35,6 +35,9 @@ class MultiLabelMetrics(RunningMetrics):
         self.state["counts"] = self._zeros(4, size, dtype=torch.int64)  # tp, fp, fn, tn
         self.state["exact"] = self._zeros(dtype=torch.int64)
 
+    def _size_from_state(self, state: dict[str, Tensor]) -> int | None:
+        return int(state["counts"].shape[1]) if "counts" in state else None  # (4, C)
+
     def update(self, output: Tensor, target: Tensor, loss: Tensor | float | None = None) -> None:
         if output.dim() != 2 or target.shape != output.shape:
             raise ValueError(

@@ -78,16 +78,31 @@ class RunningMetrics(ABC):
         return float(self.state[key]) / max(self._count(), 1.0)
 
     def state_dict(self) -> dict[str, Tensor]:
-        """The summed state, cloned to the CPU (safe for ``torch.load(weights_only=True)``)."""
-        return {k: v.detach().clone().cpu() for k, v in self.state.items()}
+        """The summed state, cloned to the CPU (safe for ``torch.load(weights_only=True)``),
+        and ``_size`` (the number of classes or outputs it was allocated for; -1: not yet)."""
+        out = {k: v.detach().clone().cpu() for k, v in self.state.items()}
+        return out | {"_size": torch.tensor(-1 if self._size is None else self._size)}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Continue from ``state`` (mid-epoch resume). A state without ``_size`` (written
+        before it was recorded) gets its size from the state's shapes."""
         missing = {"loss_sum", "count"} - set(state)
         if missing:
             raise ValueError(f"metric state lacks keys {sorted(missing)}; got {sorted(state)}")
+        state = dict(state)
+        recorded = state.pop("_size", None)
         self.state = {k: v.to(self.device) for k, v in state.items()}
-        sized = [v for k, v in self.state.items() if v.dim() > 0]
-        self._size = int(sized[0].shape[0]) if sized else self._size
+        size = self._size_from_state(self.state) if recorded is None else int(recorded)
+        if size is not None and size >= 0:
+            self._size = size
+        elif self._size is not None:  # saved before the first batch: allocate as constructed
+            self._allocate(self._size)
+
+    def _size_from_state(self, state: dict[str, Tensor]) -> int | None:
+        """The allocated size read from the state's shapes (the first sized tensor's first
+        dimension; subclasses whose layout differs override this)."""
+        sized = [v for v in state.values() if v.dim() > 0]
+        return int(sized[0].shape[0]) if sized else None
 
     # ---- distributed ---------------------------------------------------------------------
     def all_reduce(self, group: object | None = None) -> None:

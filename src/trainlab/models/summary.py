@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 # Operators that only move or reshape data (no arithmetic): not worth a warning.
 _DATA_MOVEMENT = {
-    "alias", "as_strided", "as_strided_", "cat", "clone", "contiguous", "copy_", "_to_copy", "detach", "empty",
+    "alias", "as_strided", "as_strided_", "cat", "clone", "constant_pad_nd", "contiguous", "copy_", "_to_copy", "detach", "empty",
     "empty_like", "empty_strided", "expand", "fill_", "full", "lift_fresh", "new_empty",
     "new_zeros", "ones", "ones_like", "permute", "select", "slice", "split", "split_with_sizes",
     "squeeze", "stack", "t", "transpose", "unbind", "unsqueeze", "view", "_unsafe_view",
@@ -165,13 +165,22 @@ def summarize(
         elif key.startswith(root + "."):
             totals[key[len(root) + 1 :]] = sum(per_op.values())
 
+    def total(mname: str, module: nn.Module) -> int:
+        # a container that is never called (ModuleList, ModuleDict) has no count of its
+        # own: its total is its children's, so it gets 0 FLOPs and its parent no deficit
+        if mname not in totals:
+            totals[mname] = sum(
+                total(f"{mname}.{c}" if mname else c, child) for c, child in module.named_children()
+            )
+        return totals[mname]
+
     rows: dict[str, LayerRow] = {}
     for mname, module in model.named_modules():
         own_params = sum(t.numel() for t in module.parameters(recurse=False))
         child_flops = sum(
-            totals.get(f"{mname}.{c}" if mname else c, 0) for c, _ in module.named_children()
+            total(f"{mname}.{c}" if mname else c, child) for c, child in module.named_children()
         )
-        own_flops = totals.get(mname, 0) - child_flops
+        own_flops = total(mname, module) - child_flops
         if own_params == 0 and own_flops == 0:
             continue
         key = mname if depth is None else ".".join(mname.split(".")[:depth])

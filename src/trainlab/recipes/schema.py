@@ -31,7 +31,7 @@ class DataConfig(_Section):
         "digits", description="an embedded dataset name ('digits') or a path (.npz, .csv, folder)"
     )
     target: str | None = Field(None, description="CSV: the column to predict")
-    task: Literal["auto", "classification", "regression"] = "auto"
+    task: Literal["auto", "classification", "regression", "multilabel", "segmentation"] = "auto"
     layout: Literal["auto", "vectors", "signals", "images"] = Field(
         "auto", description=".npz: how to read x; 'auto' guesses (N, C, L) signals vs images"
     )
@@ -251,8 +251,52 @@ class TrainConfig(_Section):
         raise ValueError("expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
-class LossConfig(_Section):
-    """How the training loss is built (trainlab.losses.build_loss); smoothing is train.label_smoothing."""
+class _NamedLoss(_Section):
+    """A loss name and its arguments, checked against trainlab.losses' registry."""
+
+    name: str = Field(description="a loss name (trainlab.losses.list_losses)")
+    args: dict[str, Any] = Field(default_factory=dict, description="the loss's arguments")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from trainlab.losses import loss_spec
+
+        loss_spec(v)
+        return v
+
+    @field_validator("args")
+    @classmethod
+    def _accepted(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from trainlab.losses import check_loss_args
+
+        if "name" in info.data:
+            check_loss_args(info.data["name"], v)
+        return v
+
+
+class LossTerm(_NamedLoss):
+    """One term of a weighted sum of losses (loss.terms)."""
+
+    weight: float = Field(1.0, gt=0, description="the term's weight in the sum (> 0)")
+
+
+class LossConfig(_NamedLoss):
+    """How the training loss is built (trainlab.losses.loss_from_config); smoothing is
+    train.label_smoothing. `name` picks any loss that fits the task, `args` its arguments;
+    `terms` a weighted sum instead (then name stays 'auto' and args empty)."""
+
+    name: str = Field(
+        "auto", description="a loss name (trainlab.losses.list_losses(task)); 'auto': the "
+        "task's default (cross-entropy, BCE-with-logits for multilabel, MSE for regression)",
+    )  # fmt: skip
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="the loss's arguments, e.g. {delta: 2.0} for huber"
+    )
+    terms: list[LossTerm] | None = Field(
+        None, description="a weighted sum of losses, e.g. [{name: cross_entropy, weight: 1}, "
+        "{name: dice, weight: 0.5, args: {smooth: 1}}] (F4:1935)",
+    )  # fmt: skip
 
     smoothing: Literal["standard", "notes"] = Field(
         "standard",
@@ -268,6 +312,15 @@ class LossConfig(_Section):
     def _positive_weights(cls, v: list[float] | None) -> list[float] | None:
         if v is not None and (not v or any(not math.isfinite(w) or w < 0 for w in v)):
             raise ValueError("expected a non-empty list of finite weights >= 0")
+        return v
+
+    @field_validator("terms")
+    @classmethod
+    def _alone(cls, v: list[LossTerm] | None, info: ValidationInfo) -> list[LossTerm] | None:
+        if v is not None and not v:
+            raise ValueError("expected at least one {name, weight, args} term (or null)")
+        if v and (info.data.get("name", "auto") != "auto" or info.data.get("args")):
+            raise ValueError("terms replace loss.name and loss.args; set name: auto, args: {}")
         return v
 
 
