@@ -96,3 +96,46 @@ def _seg_npz(path: Path, n: int = 96) -> Path:
         y[i, r : r + 6, c : c + 6] = 1
     np.savez(path, x=x, y=y)
     return path
+
+
+@pytest.mark.slow
+def test_segmentation_from_an_npz_with_the_dice_loss(tmp_path: Path) -> None:
+    """`trainlab train --data seg.npz --set loss.name=dice`: the unet by default, Dice/IoU
+    metrics. The square is 5 noise sigmas bright: a trained net marks it almost exactly, so
+    the test Dice must be far above an all-background or random mask's (~0.25 / ~0.3)."""
+    data = _seg_npz(tmp_path / "seg.npz")
+    r = run_cli(["train", "--data", str(data), "--name", "seg", "--epochs", "8", "--no-progress",
+                 "--set", "loss.name=dice", "--set", "data.batch_size=16",
+                 "--set", "model.args.widths=[8,16]", "--set", "optim.lr=1e-2"], tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "runs" / "seg" / "summary.json").read_text())
+    assert summary["data"]["task"] == "segmentation" and summary["model"] == "UNet"
+    assert {"dice", "iou", "pixel_acc"} <= set(summary["test"])
+    assert summary["test"]["dice"] > 0.8, summary["test"]
+
+
+def test_multilabel_from_an_npz(tmp_path: Path) -> None:
+    g = np.random.default_rng(0)
+    x = g.normal(size=(200, 6)).astype(np.float32)
+    y = (x[:, :3] > 0).astype(np.int64)  # three labels, each the sign of one feature
+    np.savez(tmp_path / "ml.npz", x=x, y=y)
+    r = run_cli(["train", "--data", str(tmp_path / "ml.npz"), "--name", "ml", "--epochs", "6",
+                 "--model", "mlp", "--no-progress", "--set", "data.batch_size=16"], tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "runs" / "ml" / "summary.json").read_text())
+    assert summary["data"]["task"] == "multilabel"
+    # each label is a linear threshold: far above the 1/8 subset accuracy of guessing
+    assert summary["test"]["subset_acc"] > 0.6, summary["test"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("loss.name=focal", "loss.name"),
+        ("loss.name=dice", "dice"),  # digits are classification: dice does not fit
+    ],
+)
+def test_loss_errors_exit_2(override: str, message: str, capsys) -> None:
+    assert main(["train", "--set", override, "--epochs", "1", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err

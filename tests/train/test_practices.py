@@ -233,9 +233,10 @@ def test_fit_leaves_global_state_as_it_found_it() -> None:
     backend = matplotlib.get_backend()
     handler = signal.getsignal(signal.SIGINT)
     det = torch.are_deterministic_algorithms_enabled()
+    model = nn.Linear(4, 3)
     torch.manual_seed(123)
     rng = torch.get_rng_state()
-    trainlab.fit(nn.Linear(4, 3), (x, y), val=(x, y), epochs=1, batch_size=32, run_dir=False,
+    trainlab.fit(model, (x, y), val=(x, y), epochs=1, batch_size=32, run_dir=False,
                  train__deterministic=not det)  # fmt: skip
     assert matplotlib.get_backend() == backend
     assert signal.getsignal(signal.SIGINT) is handler

@@ -214,6 +214,11 @@ def build_augment(
             f"augment.*: image augmentations need images (C, H, W); this data has samples of "
             f"shape {tuple(data.in_shape)} (set data.layout=images or turn augment.* off)"
         )
+    if data.task == "segmentation":
+        raise ConfigError(
+            "augment.*: the batch augmentations transform images, not their masks, so they "
+            "would misalign a segmentation's targets; turn augment.* off for segmentation"
+        )
     if aug.mixes and data.task != "classification":
         raise ConfigError(
             f"augment.mixup_alpha / augment.cutmix_alpha: mixing needs a classification task, "

@@ -65,6 +65,7 @@ class SupervisedTask(Task):
         config, data = ctx.config, ctx.data
         self.kind = data.task
         self.target_scale = data.target_scale
+        self.ignore_index = data.ignore_index if data.ignore_index is not None else -100
         model = self._model if self._model is not None else ctx.create_model()
         self.modules = {"model": model.to(ctx.device)}
         self.augment = build_augment(config, data, batch_randaugment=ctx.batch_randaugment)
@@ -136,7 +137,11 @@ class SupervisedTask(Task):
 
     def metrics(self, device: torch.device, *, detailed: bool = False) -> RunningMetrics:
         return metrics_for_task(
-            self.kind, device, target_scale=self.target_scale, detailed=detailed
+            self.kind,
+            device,
+            target_scale=self.target_scale,
+            ignore_index=self.ignore_index,
+            detailed=detailed,
         )
 
     def train_metrics(self, device: torch.device) -> RunningMetrics:
@@ -166,7 +171,7 @@ def _config_loss(
 ) -> nn.Module:
     from trainlab.losses import loss_from_config
 
-    num_classes = data.num_outputs if data.task in ("classification", "segmentation") else None
+    num_classes = data.num_outputs if data.task != "regression" else None
     try:
         loss = loss_from_config(
             config,
