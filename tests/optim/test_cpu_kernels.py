@@ -159,9 +159,9 @@ def test_mixed_dtypes_in_one_group() -> None:
     assert rel(p64.detach(), r64.detach()) <= 1e-14
 
 
-def test_tensors_the_kernel_cannot_take_go_to_the_single_path() -> None:
+def test_tensors_the_kernel_cannot_take_go_to_the_foreach_path() -> None:
     """Non-contiguous parameters, expanded (stride-0) gradients, gradients of another dtype
-    and missing state are updated by the single-tensor path; the rest by the kernel."""
+    and missing state are updated by the foreach path; the rest by the kernel."""
     base = [torch.randn(40, 30).t(), torch.randn(3, 1000), torch.randn(1000), torch.randn(500)]
     a = [x.clone().requires_grad_() for x in base]
     assert not a[0].is_contiguous()

@@ -21,8 +21,9 @@ Default (``foreach=None, fused=None``): torch's fused kernel when the chain has 
 CPU, trainlab's CPU kernel when the chain has one (and a C compiler built it), the compiled
 chain for other groups of at least ``AUTO_COMPILE_NUMEL`` elements (when a compiler works)
 and ``"chunked"`` below that; ``"foreach"`` on other devices. ``fused=False`` keeps a group
-eager. A parameter a kernel cannot take (non-contiguous, a gradient or state of another
-layout or dtype) is updated by the single-tensor path in the same step.
+eager. The kernels take any dense layout (contiguous, channels_last, ...) that the gradient
+and state share with the parameter; a parameter a kernel cannot take (a gapped view, a
+gradient or state of another layout or dtype) is updated by the foreach path in the same step.
 """
 
 from __future__ import annotations
@@ -169,9 +170,10 @@ class ChainOptimizer(torch.optim.Optimizer):
                     st["step"] = _step_tensor(p, on_device)
                 chain.init(p, st)
         if kernel is not None:
-            # the kernels assume one memory layout for a parameter, its grad and its state (a
-            # transposed parameter with a contiguous grad is updated wrongly by torch 2.13's
-            # fused SGD): such tensors take the single-tensor path instead
+            # the kernels walk a parameter, its grad and its state as flat arrays, so they need
+            # one dense layout (contiguous, channels_last, ...; a transposed parameter with a
+            # contiguous grad is updated wrongly by torch 2.13's fused SGD): other tensors take
+            # the foreach path (one pass of multi-tensor ops over all of them) instead
             if path == "torch_fused":
                 ok = [_fused.kernel_safe(*x) for x in zip(params, grads, states, strict=True)]
             else:
@@ -182,7 +184,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             if False not in parts:
                 return
             params, grads, states = parts[False]
-            path = "single"
+            path = "foreach"
         steps = [st["step"] for st in states] if self.has_step else []
         if steps:
             torch._foreach_add_(steps, 1)

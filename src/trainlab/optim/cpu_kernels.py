@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from trainlab.optim.fused import ChainForm, chain_form, split_by
+from trainlab.optim.fused import ChainForm, chain_form, dense, split_by
 from trainlab.optim.transforms import Transform, value
 
 log = logging.getLogger("trainlab.optim")
@@ -243,8 +243,9 @@ def kernel_safe(
     grads: list[Tensor],
     states: list[dict[str, Any]],
 ) -> list[bool]:
-    """Per parameter: whether the kernel can update it: on the CPU, float32 or float64, its
-    gradient and state buffers contiguous, of the same dtype and size, and its ``step`` (and
+    """Per parameter: whether the kernel can update it: on the CPU, float32 or float64, dense
+    (:func:`trainlab.optim.fused.dense`: contiguous, channels_last, ...), its gradient and
+    state buffers of the same strides, dtype and size, and its ``step`` (and
     the kernel's other 0-d scalars, all of one dtype) one-element float32 or float64 CPU
     tensors. (The check runs on whole lists first; per parameter only when that fails.)"""
     names, extra = buffers(kernel, form), _SCALARS.get(kernel, ())
@@ -267,11 +268,13 @@ def _all_safe(
     try:
         rows = [params, grads, *([s[b] for s in states] for b in names)]
         flat = [t for row in rows for t in row]
-        sizes = list(map(Tensor.numel, params))
+        shapes = list(map(Tensor.size, params))
+        strides = list(map(Tensor.stride, params))
         return (
-            all(map(Tensor.is_contiguous, flat)) and all(map(_is_cpu, flat))
+            all(map(dense, params)) and all(map(_is_cpu, flat))
+            and all(list(map(Tensor.stride, row)) == strides for row in rows[1:])
             and len(dtypes := set(map(_dtype, flat))) == 1 and dtypes <= _DTYPES.keys()
-            and all(list(map(Tensor.numel, row)) == sizes for row in rows[1:])
+            and all(list(map(Tensor.size, row)) == shapes for row in rows[1:])
             and _scalars_ok([s["step"] for s in states])
             and _scalars_ok([s[c] for c in extra for s in states])
         )  # fmt: skip

@@ -123,11 +123,41 @@ def torch_kernel(chain: Transform, params: list[Tensor]) -> tuple[str, dict[str,
     return kernel, hp
 
 
+def dense(t: Tensor) -> bool:
+    """Whether ``t`` covers its memory exactly: its ``numel`` elements are a gapless range of
+    its storage, each once (contiguous, channels_last, a transpose, ... but not a slice with
+    gaps nor an expanded, stride-0 view)."""
+    if t.is_contiguous():
+        return True
+    expected = 1
+    dims = [d for d in zip(t.shape, t.stride(), strict=True) if d[0] != 1]
+    for size, stride in sorted(dims, key=_stride):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _stride(dim: tuple[int, int]) -> int:
+    return dim[1]
+
+
+def same_layout(tensors: list[Tensor]) -> bool:
+    """Whether the ``tensors`` (a parameter, its gradient and its state buffers) can be
+    updated as flat arrays, element ``i`` of one belonging with element ``i`` of the others:
+    all of one shape and one set of strides, and :func:`dense`."""
+    first = tensors[0]
+    shape, strides = first.shape, first.stride()
+    return dense(first) and all(t.shape == shape and t.stride() == strides for t in tensors[1:])
+
+
 def kernel_safe(param: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
-    """Whether torch's fused kernel updates this parameter correctly: parameter, grad and
-    state buffers all contiguous."""
-    tensors = [param, grad, *(v for v in state.values() if torch.is_tensor(v) and v.dim() > 0)]
-    return all(t.is_contiguous() for t in tensors)
+    """Whether torch's fused kernel updates this parameter correctly: it walks the parameter,
+    the gradient and the state buffers as flat arrays, so they must share one dense layout
+    (:func:`same_layout`; e.g. all channels_last)."""
+    return same_layout(
+        [param, grad, *(v for v in state.values() if torch.is_tensor(v) and v.dim() > 0)]
+    )
 
 
 def split_by(keys: Iterable[Hashable], *lists: list) -> dict[Any, tuple[list, ...]]:
