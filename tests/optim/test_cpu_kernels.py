@@ -196,19 +196,14 @@ def test_chains_without_a_kernel_are_not_matched() -> None:
     assert cpu_kernels.match(T.chain(T.scale_by_nadam())) is None  # no learning rate
 
 
-def test_build_is_cached_and_a_missing_compiler_turns_the_kernels_off(
-    tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_compiler_turns_the_kernels_off(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """(The build itself is tested in test_kernel_build.py.)"""
+    from trainlab.optim import kernel_build
+
     monkeypatch.setenv("TRAINLAB_CACHE_DIR", str(tmp_path))
     cpu_kernels.library.cache_clear()
     try:
-        assert cpu_kernels.available()
-        [so] = list((tmp_path / "kernels").glob("optim_*.so"))
-        stamp = so.stat().st_mtime_ns
-        cpu_kernels.library.cache_clear()
-        assert cpu_kernels.available() and so.stat().st_mtime_ns == stamp  # loaded, not rebuilt
-        cpu_kernels.library.cache_clear()
-        monkeypatch.setattr(cpu_kernels, "_compiler", lambda: None)
+        monkeypatch.setattr(kernel_build, "compiler", lambda: None)
         assert not cpu_kernels.available()
         opt = tl.RMSprop([torch.zeros(3, requires_grad=True)])
         assert opt.path(opt.param_groups[0]) == "chunked"
