@@ -15,7 +15,7 @@ choice of execution path:
   fused kernel when the chain is one torch has (Adam, AdamW, SGD, Adagrad); on CPU
   ``"cpu_kernel"``: trainlab's hand-written multi-tensor kernel when the chain is RMSprop,
   Adadelta, Adamax, NAdam, ASGD or Rprop (see :mod:`trainlab.optim.cpu_kernels`); otherwise
-  ``"compiled"``: the chain compiled by ``torch.compile`` (see :mod:`trainlab.optim.fused`).
+  ``"compiled"``: the chain compiled by ``torch.compile`` (see :mod:`trainlab.optim.compiled`).
 
 Default (``foreach=None, fused=None``): torch's fused kernel when the chain has one; else, on
 CPU, trainlab's CPU kernel when the chain has one (and a C compiler built it), the compiled
@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from trainlab.optim import compiled as _compiled
 from trainlab.optim import cpu_kernels as _cpu
 from trainlab.optim import fused as _fused
 from trainlab.optim.transforms import Context, Transform
@@ -132,7 +133,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             return "compiled", None
         if default:
             numel = sum(p.numel() for p in params)
-            if on_cpu and numel >= AUTO_COMPILE_NUMEL and _fused.compile_available():
+            if on_cpu and numel >= AUTO_COMPILE_NUMEL and _compiled.compile_available():
                 return "compiled", None
         if group["foreach"] is None:
             return ("chunked" if on_cpu else "foreach"), None
@@ -190,14 +191,14 @@ class ChainOptimizer(torch.optim.Optimizer):
             torch._foreach_add_(steps, 1)
         if path == "compiled":
             try:
-                self.compile_time_s += _fused.run_compiled(
+                self.compile_time_s += _compiled.run_compiled(
                     self.make_chain, group, params, grads, states, steps
                 )
                 return
-            except Exception as err:  # no working compiler here: stay eager from now on
+            except _compiled.CannotCompile as err:  # raised before any tensor changed
                 if group["fused"]:
                     raise
-                _fused.compile_failed(err)
+                _compiled.compile_failed(err)
                 path = "chunked"
         if path == "foreach":
             apply_chain(chain, params, grads, states, steps, group["lr"])
