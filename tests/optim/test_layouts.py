@@ -116,3 +116,19 @@ def test_other_layouts_take_one_foreach_call(name: str, monkeypatch) -> None:  #
         # the same formulas in another grouping of operations (kernel, foreach, single):
         # rounding only, a few ulps of float64 per step (the bound of test_cpu_kernels.py)
         assert torch.allclose(w, r, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "SGD", "Adagrad"])
+def test_torch_kernels_get_contiguous_views(name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """torch's fused CPU kernels are ~3x slower on strided tensors (a channels_last
+    resnet18, benchmarks/optim_step.py --layouts): they get flat views of the same memory."""
+    fn = {"AdamW": "_fused_adamw_", "SGD": "_fused_sgd_", "Adagrad": "_fused_adagrad_"}[name]
+    real, seen = getattr(torch, fn), []
+
+    def spy_kernel(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.extend(t.is_contiguous() for a in args if isinstance(a, list) for t in a)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, fn, spy_kernel)
+    run(name, torch.channels_last)
+    assert seen and all(seen)
