@@ -44,7 +44,7 @@ def scale_by_rms(
         if centered:
             ga = [s["grad_avg"] for s in ctx.states]
             lerp_(ga, u, 1 - alpha)
-            avg = torch._foreach_addcmul(sq, ga, ga, value=-1)
+            avg: Tensors = torch._foreach_addcmul(sq, ga, ga, value=-1)
             if eps_in_sqrt:
                 shift_(avg, eps)
             torch._foreach_sqrt_(avg)

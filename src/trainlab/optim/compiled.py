@@ -11,8 +11,8 @@ chain's structure (no decay, no momentum); so do booleans and strings.
 - One compiled function per (optimizer, static group values), at most :data:`CACHE_SIZE`
   (least recently used evicted), with dynamo's recompile limits set to
   :data:`RECOMPILE_LIMIT` per call (``torch._dynamo.config.recompile_limit`` since torch 2.7,
-  ``cache_size_limit`` before; both are detected). Oldest torch run with it: 2.13.0 (CI);
-  this machine: 2.14.1.
+  ``cache_size_limit`` before; both are detected, so ``torch>=2.4`` stands). Run with torch
+  2.14.1 (where this was written); CI installs 2.13.0. Older versions are not tested.
 - ``fullgraph=True``: the whole step is one graph, compiled before any tensor is changed,
   so a compile failure (:class:`CannotCompile`) can be answered by running the step
   eagerly; a failure while the compiled step runs is raised as it is.
@@ -80,17 +80,17 @@ def _compiled(make_chain: Callable[[dict[str, Any]], Transform], static: tuple) 
 
     group = dict(static)  # the "<tensor>" markers are replaced by the inputs in hps
 
-    def run(params, grads, states, steps, lr, hps):  # type: ignore[no-untyped-def]
+    def run(params, grads, states, steps, lr, hps):
         chain = make_chain({**group, **hps, "lr": lr})
         apply_chain(chain, params, grads, states, steps, lr, defer_lr=False)
 
     return torch.compile(run, dynamic=False, fullgraph=True)
 
 
-def dynamo_limits(config: Any = None) -> dict[str, int]:
+def dynamo_limits(config: Any = None) -> dict[str, Any]:
     """The recompile-limit settings this torch has (renamed in torch 2.7), at our bound."""
     config = torch._dynamo.config if config is None else config
-    out = {}
+    out: dict[str, Any] = {}
     for names in (("recompile_limit", "cache_size_limit"),
                   ("accumulated_recompile_limit", "accumulated_cache_size_limit")):  # fmt: skip
         name = next((n for n in names if hasattr(config, n)), None)
