@@ -108,6 +108,8 @@ def untrusted(path: Path) -> str | None:
     """Why ``path`` (a file or directory) could be replaced by another user, or None: it is
     not the user's, a directory above it is neither the user's nor root's, or one of them is
     group/other-writable (a directory above it may be, with the sticky bit, as ``/tmp``)."""
+    if not hasattr(os, "getuid"):  # (Windows: no POSIX owners to check)
+        return "file ownership cannot be checked on this platform"
     uid = os.getuid()
     for i, p in enumerate([path, *path.parents]):
         st = os.lstat(p)
