@@ -17,8 +17,13 @@ from trainlab.optim.core import (
     _quotient,
     _scalar,
     _zeros,
+    addcmul_,
+    is_zero,
+    lerp_,
     per_tensor,
     realized,
+    shift,
+    shift_,
     value,
 )
 
@@ -35,21 +40,21 @@ def scale_by_rms(
     def update(u: Tensors, ctx: Context) -> Tensors:
         sq = [s["square_avg"] for s in ctx.states]
         torch._foreach_mul_(sq, alpha)
-        torch._foreach_addcmul_(sq, u, u, value=1 - alpha)
+        addcmul_(sq, u, u, 1 - alpha)
         if centered:
             ga = [s["grad_avg"] for s in ctx.states]
-            torch._foreach_lerp_(ga, u, 1 - alpha)
-            avg = torch._foreach_addcmul(sq, ga, ga, value=-1)
+            lerp_(ga, u, 1 - alpha)
+            avg: Tensors = torch._foreach_addcmul(sq, ga, ga, value=-1)
             if eps_in_sqrt:
-                torch._foreach_add_(avg, eps)
+                shift_(avg, eps)
             torch._foreach_sqrt_(avg)
         elif eps_in_sqrt:
-            avg = torch._foreach_add(sq, eps)
+            avg = shift(sq, eps)
             torch._foreach_sqrt_(avg)
         else:
             avg = torch._foreach_sqrt(sq)
         if not eps_in_sqrt:
-            torch._foreach_add_(avg, eps)
+            shift_(avg, eps)
         return _quotient(update, u, avg, None, ctx)
 
     hp = {"alpha": alpha, "eps": eps, "centered": centered, "eps_in_sqrt": eps_in_sqrt}
@@ -76,13 +81,13 @@ def scale_by_adagrad(
         sums = [s["sum"] for s in ctx.states]
         torch._foreach_addcmul_(sums, u, u, value=1)
         if eps_in_sqrt:
-            std = torch._foreach_add(sums, eps)
+            std = shift(sums, eps)
             torch._foreach_sqrt_(std)
         else:
             std = torch._foreach_sqrt(sums)
-            torch._foreach_add_(std, eps)
+            shift_(std, eps)
         factors = None
-        if lr_decay != 0:
+        if not is_zero(lr_decay):
             factors = per_tensor(lambda t: 1 / (1 + (t - 1) * lr_decay), ctx.steps)
         return _quotient(update, u, std, factors, ctx)
 
@@ -100,15 +105,15 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
         sq = [s["square_avg"] for s in ctx.states]
         acc = [s["acc_delta"] for s in ctx.states]
         torch._foreach_mul_(sq, rho)
-        torch._foreach_addcmul_(sq, u, u, value=1 - rho)
-        std = torch._foreach_add(sq, eps)
+        addcmul_(sq, u, u, 1 - rho)
+        std = shift(sq, eps)
         torch._foreach_sqrt_(std)
-        delta = torch._foreach_add(acc, eps)
+        delta = shift(acc, eps)
         torch._foreach_sqrt_(delta)
         torch._foreach_div_(delta, std)
         torch._foreach_mul_(delta, u)
         torch._foreach_mul_(acc, rho)
-        torch._foreach_addcmul_(acc, delta, delta, value=1 - rho)
+        addcmul_(acc, delta, delta, 1 - rho)
         ctx.owned = True
         return delta
 
@@ -127,16 +132,16 @@ def scale_by_adam(
     def update(u: Tensors, ctx: Context) -> Tensors:
         m = [s["exp_avg"] for s in ctx.states]
         v = [s["exp_avg_sq"] for s in ctx.states]
-        torch._foreach_lerp_(m, u, 1 - b1)
+        lerp_(m, u, 1 - b1)
         torch._foreach_mul_(v, b2)
-        torch._foreach_addcmul_(v, u, u, value=1 - b2)
+        addcmul_(v, u, u, 1 - b2)
         if amsgrad:
             vmax = [s["max_exp_avg_sq"] for s in ctx.states]
             torch._foreach_maximum_(vmax, v)
             v = vmax
         denom = torch._foreach_sqrt(v)
         torch._foreach_div_(denom, per_tensor(lambda t: (1 - b2**t) ** 0.5, ctx.steps))
-        torch._foreach_add_(denom, eps)
+        shift_(denom, eps)
         return _quotient(update, m, denom, per_tensor(lambda t: 1 / (1 - b1**t), ctx.steps), ctx)
 
     hp = {"b1": b1, "b2": b2, "eps": eps, "amsgrad": amsgrad}
@@ -150,10 +155,10 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
     def update(u: Tensors, ctx: Context) -> Tensors:
         m = [s["exp_avg"] for s in ctx.states]
         n = [s["exp_inf"] for s in ctx.states]
-        torch._foreach_lerp_(m, u, 1 - b1)
+        lerp_(m, u, 1 - b1)
         torch._foreach_mul_(n, b2)
         a = torch._foreach_abs(u)
-        torch._foreach_add_(a, eps)
+        shift_(a, eps)
         torch._foreach_maximum_(n, a)
         return _quotient(update, m, n, per_tensor(lambda t: 1 / (1 - b1**t), ctx.steps), ctx)
 
@@ -180,7 +185,9 @@ def scale_by_nadam(
         nxt = per_tensor(lambda t: b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay)), ctx.steps)
         prods = [s["mu_product"] for s in ctx.states]
         if torch.compiler.is_compiling():  # (n,) vectors: one op for all parameters
-            new = torch.stack(prods) * torch.stack(mus)
+            # in the state's dtype, as the eager path's in-place product (the mus are float64
+            # when momentum_decay is a tensor input)
+            new = torch.stack(prods) * torch.stack(mus).to(prods[0].dtype)
             for p, x in zip(prods, new.unbind(0), strict=True):
                 p.copy_(x)
             mu_v, nxt_v = torch.stack(mus), torch.stack(nxt)
@@ -191,12 +198,12 @@ def scale_by_nadam(
             prods = [value(p) for p in prods]
             c_g = [(1.0 - mu) / (1.0 - p) for mu, p in zip(mus, prods, strict=True)]
             c_m = [mn / (1.0 - p * mn) for mn, p in zip(nxt, prods, strict=True)]
-        torch._foreach_lerp_(m, u, 1 - b1)
+        lerp_(m, u, 1 - b1)
         torch._foreach_mul_(v, b2)
-        torch._foreach_addcmul_(v, u, u, value=1 - b2)
+        addcmul_(v, u, u, 1 - b2)
         denom = torch._foreach_div(v, per_tensor(lambda t: 1 - b2**t, ctx.steps))
         torch._foreach_sqrt_(denom)
-        torch._foreach_add_(denom, eps)
+        shift_(denom, eps)
         if ctx.defer_div is update and ctx.decay_in_place is None:
             # just before the deferred lr: write w in two passes without temporaries, as
             # torch does: w += -lr c_g u / d, then w += -lr c_m m / d

@@ -15,14 +15,15 @@ choice of execution path:
   fused kernel when the chain is one torch has (Adam, AdamW, SGD, Adagrad); on CPU
   ``"cpu_kernel"``: trainlab's hand-written multi-tensor kernel when the chain is RMSprop,
   Adadelta, Adamax, NAdam, ASGD or Rprop (see :mod:`trainlab.optim.cpu_kernels`); otherwise
-  ``"compiled"``: the chain compiled by ``torch.compile`` (see :mod:`trainlab.optim.fused`).
+  ``"compiled"``: the chain compiled by ``torch.compile`` (see :mod:`trainlab.optim.compiled`).
 
 Default (``foreach=None, fused=None``): torch's fused kernel when the chain has one; else, on
 CPU, trainlab's CPU kernel when the chain has one (and a C compiler built it), the compiled
 chain for other groups of at least ``AUTO_COMPILE_NUMEL`` elements (when a compiler works)
 and ``"chunked"`` below that; ``"foreach"`` on other devices. ``fused=False`` keeps a group
-eager. A parameter a kernel cannot take (non-contiguous, a gradient or state of another
-layout or dtype) is updated by the single-tensor path in the same step.
+eager. The kernels take any dense layout (contiguous, channels_last, ...) that the gradient
+and state share with the parameter; a parameter a kernel cannot take (a gapped view, a
+gradient or state of another layout or dtype) is updated by the foreach path in the same step.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from trainlab.optim import compiled as _compiled
 from trainlab.optim import cpu_kernels as _cpu
 from trainlab.optim import fused as _fused
 from trainlab.optim.transforms import Context, Transform
@@ -131,7 +133,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             return "compiled", None
         if default:
             numel = sum(p.numel() for p in params)
-            if on_cpu and numel >= AUTO_COMPILE_NUMEL and _fused.compile_available():
+            if on_cpu and numel >= AUTO_COMPILE_NUMEL and _compiled.compile_available():
                 return "compiled", None
         if group["foreach"] is None:
             return ("chunked" if on_cpu else "foreach"), None
@@ -169,9 +171,10 @@ class ChainOptimizer(torch.optim.Optimizer):
                     st["step"] = _step_tensor(p, on_device)
                 chain.init(p, st)
         if kernel is not None:
-            # the kernels assume one memory layout for a parameter, its grad and its state (a
-            # transposed parameter with a contiguous grad is updated wrongly by torch 2.13's
-            # fused SGD): such tensors take the single-tensor path instead
+            # the kernels walk a parameter, its grad and its state as flat arrays, so they need
+            # one dense layout (contiguous, channels_last, ...; a transposed parameter with a
+            # contiguous grad is updated wrongly by torch 2.13's fused SGD): other tensors take
+            # the foreach path (one pass of multi-tensor ops over all of them) instead
             if path == "torch_fused":
                 ok = [_fused.kernel_safe(*x) for x in zip(params, grads, states, strict=True)]
             else:
@@ -182,20 +185,20 @@ class ChainOptimizer(torch.optim.Optimizer):
             if False not in parts:
                 return
             params, grads, states = parts[False]
-            path = "single"
+            path = "foreach"
         steps = [st["step"] for st in states] if self.has_step else []
         if steps:
             torch._foreach_add_(steps, 1)
         if path == "compiled":
             try:
-                self.compile_time_s += _fused.run_compiled(
+                self.compile_time_s += _compiled.run_compiled(
                     self.make_chain, group, params, grads, states, steps
                 )
                 return
-            except Exception as err:  # no working compiler here: stay eager from now on
+            except _compiled.CannotCompile as err:  # raised before any tensor changed
                 if group["fused"]:
                     raise
-                _fused.compile_failed(err)
+                _compiled.compile_failed(err)
                 path = "chunked"
         if path == "foreach":
             apply_chain(chain, params, grads, states, steps, group["lr"])

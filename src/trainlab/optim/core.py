@@ -32,8 +32,10 @@ def per_tensor(fn: Callable[[Any], Any], steps: list[Tensor]) -> list[Any]:
     """``[fn(t) for t in steps]`` for an elementwise ``fn`` of the step count: Python numbers
     in eager mode; while compiling, one vector op over the stacked counters (instead of a
     chain of 0-d ops per parameter), split back into 0-d tensors."""
-    if torch.compiler.is_compiling():
-        return list(realized(fn(torch.stack(steps))).unbind(0))
+    if torch.compiler.is_compiling():  # in float64, as the eager path's Python floats
+        t = torch.stack(steps)
+        t = t if t.device.type == "mps" else t.to(torch.float64)  # (MPS has no float64)
+        return list(realized(fn(t)).unbind(0))
     return [fn(value(t)) for t in steps]
 
 
@@ -48,6 +50,59 @@ def realized(x: Tensor) -> Tensor:
     if not torch.compiler.is_compiling():
         return x
     return torch.cumsum(x.unsqueeze(0), 0).squeeze(0)
+
+
+def is_zero(x: Any) -> bool:
+    """Whether a hyperparameter is 0. While compiling, non-zero float hyperparameters are
+    0-d tensors (so a schedule changing them does not recompile) and zeros stay Python
+    numbers (they change the chain's structure); see :func:`trainlab.optim.fused.hyper`."""
+    return not isinstance(x, Tensor) and x == 0
+
+
+def add_(xs: Tensors, ys: Tensors, alpha: Any = 1) -> Tensors:
+    """``xs += alpha * ys`` in place; ``alpha`` may be a 0-d tensor (while compiling)."""
+    if isinstance(alpha, Tensor):
+        torch._foreach_add_(xs, torch._foreach_mul(ys, alpha))
+    else:
+        torch._foreach_add_(xs, ys, alpha=alpha)
+    return xs
+
+
+def add(xs: Tensors, ys: Tensors, alpha: Any = 1) -> Tensors:
+    """``xs + alpha * ys``; ``alpha`` may be a 0-d tensor (while compiling)."""
+    if isinstance(alpha, Tensor):
+        return torch._foreach_add(xs, torch._foreach_mul(ys, alpha))
+    return torch._foreach_add(xs, ys, alpha=alpha)
+
+
+def shift_(xs: Tensors, c: Any) -> Tensors:
+    """``xs += c`` in place. A 0-d tensor ``c`` (while compiling) goes in as a list: the
+    scalar-tensor overload would be specialised on its value (one recompile per value)."""
+    torch._foreach_add_(xs, [c] * len(xs) if isinstance(c, Tensor) else c)
+    return xs
+
+
+def shift(xs: Tensors, c: Any) -> Tensors:
+    """``xs + c`` (see :func:`shift_`)."""
+    return torch._foreach_add(xs, [c] * len(xs) if isinstance(c, Tensor) else c)
+
+
+def addcmul_(xs: Tensors, a: Tensors, b: Tensors, weight: Any) -> None:
+    """``xs += weight * a * b`` in place; ``weight`` may be a 0-d tensor (while compiling)."""
+    if isinstance(weight, Tensor):
+        prod = torch._foreach_mul(a, b)
+        torch._foreach_mul_(prod, weight)
+        torch._foreach_add_(xs, prod)
+    else:
+        torch._foreach_addcmul_(xs, a, b, value=weight)
+
+
+def lerp_(xs: Tensors, ys: Tensors, weight: Any) -> None:
+    """``xs += weight * (ys - xs)`` in place (torch.lerp); ``weight`` may be a 0-d tensor."""
+    if isinstance(weight, Tensor):
+        torch._foreach_lerp_(xs, ys, [weight] * len(xs))
+    else:
+        torch._foreach_lerp_(xs, ys, weight)
 
 
 @dataclass

@@ -2,6 +2,8 @@
  *
  * Built and loaded by trainlab/optim/cpu_kernels.py, once per scalar type:
  *   cc -O3 -march=native -fno-math-errno -ffp-contract=off -fopenmp -DSCALAR=float -DSUFFIX=_f32
+ * and linked against the OpenMP runtime torch has loaded (see kernel_build.py). Built without
+ * OpenMP (-fopenmp-simd), the same code runs on one thread.
  *
  * Every kernel updates n tensors (parameter P, gradient G and the optimizer's state buffers,
  * all contiguous, all of the same scalar type) in ONE pass over memory: each element is read
@@ -18,7 +20,9 @@
  * of operations, so the result equals the single-tensor path up to rounding.
  */
 #include <math.h>
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <tgmath.h>
@@ -46,9 +50,16 @@ static void NAME(run_spans)(int64_t n, const int64_t *numel, int nthreads, span_
                             const void *args) {
   int64_t total = 0;
   for (int64_t k = 0; k < n; k++) total += numel[k];
+#ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
   {
+#ifdef _OPENMP
     const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int tid = 0, nt = 1;
+    (void)nthreads;
+#endif
     const int64_t lo = (total * tid / nt) & ~(int64_t)15;
     const int64_t hi = tid == nt - 1 ? total : ((total * (tid + 1) / nt) & ~(int64_t)15);
     int64_t off = 0;
@@ -330,7 +341,9 @@ int NAME(nadam)(nadam_args *x, int nthreads) {
 /* ----------------------------------------------------------------------- ASGD */
 
 /* dst[0:n] = src[0:n] with non-temporal stores: a destination that is written, never read,
- * costs one write instead of a read (for ownership) plus a write */
+ * costs one write instead of a read (for ownership) plus a write. Streaming stores are weakly
+ * ordered: the thread that made them fences them (sfence) before its part is done, so they
+ * are visible to every thread once the parallel region ends. */
 static void NAME(stream_copy)(T *dst, const T *src, int64_t n) {
   int64_t i = 0;
 #if defined(__AVX512F__)
@@ -345,6 +358,9 @@ static void NAME(stream_copy)(T *dst, const T *src, int64_t n) {
     _mm256_stream_si256((__m256i *)(dst + i), _mm256_loadu_si256((const __m256i *)(src + i)));
 #endif
   for (; i < n; i++) dst[i] = src[i];
+#if defined(__AVX512F__) || defined(__AVX__)
+  _mm_sfence();
+#endif
 }
 
 typedef struct {
@@ -396,10 +412,7 @@ int NAME(asgd)(asgd_args *x, int nthreads) {
     set_scalar(c->s1[k], c->scalar_f64, c->lr / pow(1 + x->lambd * c->lr * t, x->alpha));
     set_scalar(c->s2[k], c->scalar_f64, 1.0 / fmax(1.0, t - x->t0));
   }
-  NAME(run_spans)(c->n, c->numel, nthreads, NAME(asgd_span), x);
-#if defined(__AVX512F__) || defined(__AVX__)
-  _mm_sfence(); /* make the streamed stores visible before returning */
-#endif
+  NAME(run_spans)(c->n, c->numel, nthreads, NAME(asgd_span), x); /* fences in stream_copy */
   free(c->coef);
   return 0;
 }

@@ -9,12 +9,12 @@ and the Python overhead is one call per group instead of one per tensor and op. 
 average ``ax = w`` (while ``mu = 1``) is written with non-temporal stores, so it costs one
 write instead of a read plus a write.
 
-The C source is compiled on first use with the system C compiler (``$CC``, else gcc/cc/
-clang; ``-O3 -march=native -fopenmp``, about a second), once for float32 and once for float64,
-and cached in ``$TRAINLAB_CACHE_DIR/kernels`` (default ``~/.cache/trainlab/kernels``) under a
-hash of the source, the flags, the compiler and the CPU. The library links the OpenMP runtime
-torch has already loaded (same soname), so it shares torch's threads and
-``torch.set_num_threads``. Where no compiler works, :func:`available` is False and the
+The C source is compiled on first use with the system C compiler (about a second), once for
+float32 and once for float64, linked against the OpenMP runtime torch has loaded (so the
+kernels share torch's threads and ``torch.set_num_threads``), and cached in
+``$TRAINLAB_CACHE_DIR/kernels`` (default ``~/.cache/trainlab/kernels``); see
+:mod:`trainlab.optim.kernel_build` for the flags, the cache key and the checks made before
+a library is loaded. Where no compiler works, :func:`available` is False and the
 optimizers use the compiled chain (``torch.compile``) or the eager paths instead.
 
 :func:`match` recognises a chain by its transforms (see :func:`trainlab.optim.fused.chain_form`);
@@ -27,117 +27,37 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import logging
 import operator
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from trainlab.optim.fused import ChainForm, chain_form, split_by
+from trainlab.optim import kernel_build
+from trainlab.optim.fused import ChainForm, chain_form, dense, split_by
 from trainlab.optim.transforms import Transform, value
 
 log = logging.getLogger("trainlab.optim")
 
 SOURCE = Path(__file__).with_name("cpu_kernels.c")
-FLAGS = (
-    "-O3",
-    "-march=native",
-    "-mprefer-vector-width=512",
-    "-fno-math-errno",
-    "-ffp-contract=off",
-    "-fopenmp",
-    "-fPIC",
-)
 _DTYPES = {torch.float32: "_f32", torch.float64: "_f64"}
-_C_TYPES = {"_f32": "float", "_f64": "double"}
 
 #: below this many elements per thread a kernel runs on fewer threads (ATen's grain size)
 GRAIN = 32768
 
 # --------------------------------------------------------------------------- building
 
-
-def cache_dir() -> Path:
-    root = os.environ.get("TRAINLAB_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "trainlab"
-    )
-    return Path(root) / "kernels"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "gcc", "cc", "clang"):
-        if name and shutil.which(name):
-            return name
-    return None
-
-
-def _cpu_signature() -> str:
-    """What ``-march=native`` depends on: the CPU model and its feature flags."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        lines = [ln for ln in info.splitlines() if ln.startswith(("model name", "flags"))][:2]
-    except OSError:
-        lines = []
-    return "\n".join([platform.machine(), platform.processor(), *lines])
-
-
-def _build(cc: str, out: Path) -> None:
-    """Compile the source once per scalar type into objects, link them into ``out``."""
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        objs = []
-        for suffix, ctype in _C_TYPES.items():
-            obj = os.path.join(tmp, f"k{suffix}.o")
-            cmd = [cc, *FLAGS, f"-DSCALAR={ctype}", f"-DSUFFIX={suffix}", "-c", str(SOURCE),
-                   "-o", obj]  # fmt: skip
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
-            objs.append(obj)
-        so = os.path.join(tmp, out.name)
-        subprocess.run([cc, "-shared", "-fopenmp", *objs, "-o", so], check=True,
-                       capture_output=True, text=True)  # fmt: skip
-        os.replace(so, out)  # atomic: a concurrent process sees the old file or the new one
-
-
 #: the last :func:`library` call: ``seconds`` spent compiling (0.0 when the cached library was
-#: loaded) and the library's ``path``
-BUILD: dict[str, Any] = {"seconds": 0.0, "path": None}
+#: loaded), the library's ``path``, the ``openmp`` runtime it links and the last ``error``
+BUILD: dict[str, Any] = {"seconds": 0.0, "path": None, "openmp": None, "error": None}
 
 
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernels (built on first use, then loaded from the cache), or None."""
-    cc = _compiler()
-    if cc is None:
-        log.info("no C compiler found: trainlab's CPU optimizer kernels are off")
-        return None
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-        key = hashlib.sha256(
-            "\0".join([SOURCE.read_text(), " ".join(FLAGS), version, _cpu_signature()]).encode()
-        ).hexdigest()[:20]
-        out = cache_dir() / f"optim_{key}.so"
-        BUILD["seconds"] = 0.0
-        if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            _build(cc, out)
-            BUILD["seconds"] = time.perf_counter() - t0
-            log.info("built trainlab's CPU optimizer kernels in %.1f s (%s)", BUILD["seconds"], out)
-        BUILD["path"] = str(out)
-        return ctypes.CDLL(str(out))
-    except (OSError, subprocess.CalledProcessError) as err:
-        detail = getattr(err, "stderr", "") or err
-        log.warning("could not build trainlab's CPU optimizer kernels (%s); using the "
-                    "compiled or eager paths", str(detail).strip()[:500])  # fmt: skip
-        return None
+    return kernel_build.load(SOURCE, "optim", BUILD)
 
 
 def available() -> bool:
@@ -243,8 +163,9 @@ def kernel_safe(
     grads: list[Tensor],
     states: list[dict[str, Any]],
 ) -> list[bool]:
-    """Per parameter: whether the kernel can update it: on the CPU, float32 or float64, its
-    gradient and state buffers contiguous, of the same dtype and size, and its ``step`` (and
+    """Per parameter: whether the kernel can update it: on the CPU, float32 or float64, dense
+    (:func:`trainlab.optim.fused.dense`: contiguous, channels_last, ...), its gradient and
+    state buffers of the same strides, dtype and size, and its ``step`` (and
     the kernel's other 0-d scalars, all of one dtype) one-element float32 or float64 CPU
     tensors. (The check runs on whole lists first; per parameter only when that fails.)"""
     names, extra = buffers(kernel, form), _SCALARS.get(kernel, ())
@@ -267,11 +188,13 @@ def _all_safe(
     try:
         rows = [params, grads, *([s[b] for s in states] for b in names)]
         flat = [t for row in rows for t in row]
-        sizes = list(map(Tensor.numel, params))
+        shapes = list(map(Tensor.size, params))
+        strides = list(map(Tensor.stride, params))
         return (
-            all(map(Tensor.is_contiguous, flat)) and all(map(_is_cpu, flat))
+            all(map(dense, params)) and all(map(_is_cpu, flat))
+            and all(list(map(Tensor.stride, row)) == strides for row in rows[1:])
             and len(dtypes := set(map(_dtype, flat))) == 1 and dtypes <= _DTYPES.keys()
-            and all(list(map(Tensor.numel, row)) == sizes for row in rows[1:])
+            and all(list(map(Tensor.size, row)) == shapes for row in rows[1:])
             and _scalars_ok([s["step"] for s in states])
             and _scalars_ok([s[c] for c in extra for s in states])
         )  # fmt: skip

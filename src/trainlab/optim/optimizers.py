@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from trainlab.optim import transforms as T
@@ -22,7 +21,7 @@ from trainlab.optim.base import (
     check_nonneg,
     check_positive,
 )
-from trainlab.optim.core import _own
+from trainlab.optim.core import _own, add_, is_zero
 from trainlab.optim.transforms import Transform
 
 Params = Iterable[Any]
@@ -85,7 +84,7 @@ class Adam(ChainOptimizer):
 
     @staticmethod
     def make_chain(group: dict[str, Any]) -> Transform:
-        b1, b2 = (float(T.value(b)) for b in group["betas"])
+        b1, b2 = (T.value(b) for b in group["betas"])
         return _decayed(group, [T.scale_by_adam(b1, b2, group["eps"], group["amsgrad"])])
 
 
@@ -157,7 +156,7 @@ class RMSprop(ChainOptimizer):
     def make_chain(group: dict[str, Any]) -> Transform:
         core = [T.scale_by_rms(group["alpha"], group["eps"], group["centered"],
                                eps_in_sqrt=group["eps_in_sqrt"])]  # fmt: skip
-        if group["momentum"] > 0:
+        if not is_zero(group["momentum"]):
             core.append(T.trace(group["momentum"], zero_init=True))
         return _decayed(group, core)
 
@@ -249,11 +248,9 @@ def _lr_weight_decay(weight_decay: float) -> Transform:
     step size (ASGD's eta)."""
 
     def update(u: T.Tensors, ctx: T.Context) -> T.Tensors:
-        if weight_decay == 0:
+        if is_zero(weight_decay):
             return u
-        u = _own(u, ctx)
-        torch._foreach_add_(u, ctx.params, alpha=-T.value(ctx.lr) * weight_decay)
-        return u
+        return add_(_own(u, ctx), ctx.params, -T.value(ctx.lr) * weight_decay)
 
     return Transform("lr_weight_decay", update, hparams={"weight_decay": weight_decay})
 

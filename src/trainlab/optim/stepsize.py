@@ -14,6 +14,7 @@ from trainlab.optim.core import (
     Tensors,
     Transform,
     _scalar,
+    add,
     value,
 )
 
@@ -36,7 +37,7 @@ def scale_by_asgd(lambd: float = 1e-4, alpha: float = 0.75, lr: float | Tensor =
             ctx.applied = True
             out = u
         else:
-            out = torch._foreach_add(u, ctx.params, alpha=lambd)
+            out = add(u, ctx.params, lambd)
             torch._foreach_mul_(out, [-e for e in etas])
             ctx.owned = True
         rate = value(ctx.lr)
@@ -63,7 +64,9 @@ def average_iterates(t0: float = 1e6) -> Transform:
                 ax.add_(p.sub(ax).mul_(mu))
             else:
                 ax.copy_(p)
-            mu.copy_(torch.as_tensor(1 / max(1, value(t) - t0)))
+            since = value(t) - t0  # a 0-d tensor while compiling: no data-dependent max
+            mu.copy_(torch.as_tensor(1 / (since.clamp_min(1) if isinstance(since, Tensor)
+                                          else max(1, since))))  # fmt: skip
 
     def update(u: Tensors, ctx: Context) -> Tensors:
         return u

@@ -36,7 +36,10 @@ from trainlab.optim.core import (
     Transform,
     Update,
     _own,
+    add,
+    add_,
     chain,
+    is_zero,
     per_tensor,
     value,
 )
@@ -88,16 +91,15 @@ def add_decayed_weights(weight_decay: float) -> Transform:
     the eager paths apply as torch's AdamW does: ``w <- w (1 - lr wd)``, then ``w -= lr u``."""
 
     def update(u: Tensors, ctx: Context) -> Tensors:
-        if weight_decay == 0:
+        if is_zero(weight_decay):
             return u
         if ctx.decay_in_place is update:  # w - lr (u + wd w) = w (1 - lr wd) - lr u
             torch._foreach_mul_(ctx.params, 1 - value(ctx.lr) * weight_decay)
             return u
         if ctx.owned:
-            torch._foreach_add_(u, ctx.params, alpha=weight_decay)
-            return u
+            return add_(u, ctx.params, weight_decay)
         ctx.owned = True
-        return torch._foreach_add(u, ctx.params, alpha=weight_decay)
+        return add(u, ctx.params, weight_decay)
 
     return Transform("add_decayed_weights", update, hparams={"weight_decay": weight_decay})
 
@@ -137,23 +139,22 @@ def trace(
             state[buffer] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def update(u: Tensors, ctx: Context) -> Tensors:
-        if momentum == 0:
+        if is_zero(momentum):
             return u
         old_i = [i for i, s in enumerate(ctx.states) if s.get(buffer) is not None]
         if old_i:
             bufs = [ctx.states[i][buffer] for i in old_i]
             torch._foreach_mul_(bufs, momentum)
-            torch._foreach_add_(bufs, [u[i] for i in old_i], alpha=1 - dampening)
+            add_(bufs, [u[i] for i in old_i], 1 - dampening)
         for i, s in enumerate(ctx.states):
             if s.get(buffer) is None:
                 s[buffer] = u[i].detach().clone()
         bufs = [s[buffer] for s in ctx.states]
         if nesterov:
             if ctx.owned:
-                torch._foreach_add_(u, bufs, alpha=momentum)
-                return u
+                return add_(u, bufs, momentum)
             ctx.owned = True
-            return torch._foreach_add(u, bufs, alpha=momentum)
+            return add(u, bufs, momentum)
         ctx.owned = False
         return bufs
 

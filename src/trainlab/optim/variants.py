@@ -28,6 +28,7 @@ from torch import Tensor
 
 from trainlab.optim import transforms as T
 from trainlab.optim.base import ChainOptimizer, check_nonneg
+from trainlab.optim.core import add, add_
 from trainlab.optim.transforms import Context, State, Tensors, Transform
 
 
@@ -40,7 +41,7 @@ def trace_velocity(momentum: float) -> Transform:
     def update(u: Tensors, ctx: Context) -> Tensors:
         v = [s["velocity"] for s in ctx.states]
         torch._foreach_mul_(v, momentum)
-        torch._foreach_add_(v, u, alpha=-T.value(ctx.lr))
+        add_(v, u, -T.value(ctx.lr))
         ctx.owned = False
         return v
 
@@ -61,8 +62,8 @@ def nesterov_lookahead(momentum: float) -> Transform:
         theta = [s["theta"] for s in ctx.states]
         torch._foreach_mul_(v, momentum)
         torch._foreach_add_(v, u)  # v_t = mu v_{t-1} + grad L(w~_t)
-        torch._foreach_add_(theta, v, alpha=-lr)  # w_{t+1} = w_t - lr v_t
-        nxt = torch._foreach_add(theta, v, alpha=-lr * momentum)  # w~_{t+1}
+        add_(theta, v, -lr)  # w_{t+1} = w_t - lr v_t
+        nxt = add(theta, v, -lr * momentum)  # w~_{t+1}
         torch._foreach_sub_(nxt, ctx.params)
         ctx.owned = True
         return nxt
