@@ -54,3 +54,19 @@ def test_every_class_lands_in_every_split(counts: list[int], seed: int) -> None:
     for p in parts:
         assert set(y[p].tolist()) == set(range(len(counts)))
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))
+
+
+def test_an_integer_target_too_small_to_split_suggests_regression(tmp_path) -> None:
+    """An all-integer CSV target (a price, a count) is read as classes; when one of them is
+    too rare to split, the error says how to train a regression instead."""
+    import pytest
+
+    from trainlab.data import load_dataset
+    from trainlab.errors import DataError
+
+    rows = ["size,price"] + [f"{i},{1000 + 7 * i}" for i in range(40)]
+    (tmp_path / "h.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"too few .*--task regression"):
+        load_dataset(str(tmp_path / "h.csv"), target="price")
+    bundle = load_dataset(str(tmp_path / "h.csv"), target="price", task="regression")
+    assert bundle.task == "regression"

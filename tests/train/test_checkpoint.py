@@ -85,3 +85,22 @@ def test_checksum_covers_bfloat16_and_scalars(tmp_path: Path) -> None:
     payload = {"a": torch.tensor(1.5, dtype=torch.bfloat16), "b": [1, (2.5, None)], "c": "x"}
     save_checkpoint(tmp_path / "c.pt", payload)
     assert load_checkpoint(tmp_path / "c.pt")["b"] == [1, (2.5, None)]
+
+
+def test_written_files_follow_the_umask_not_0600(tmp_path: Path) -> None:
+    """Checkpoints, configs and metrics get 0666 & ~umask, as open() would give them."""
+    import os
+    import stat
+
+    from trainlab.train.checkpoint import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.yaml", "x: 1\n")
+        save_checkpoint(tmp_path / "c.pt", {"w": torch.ones(2)})
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.csv", "x\n")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE((tmp_path / p).stat().st_mode)  # noqa: E731
+    assert mode("a.yaml") == 0o644 and mode("c.pt") == 0o644 and mode("b.csv") == 0o600

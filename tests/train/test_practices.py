@@ -308,3 +308,41 @@ def test_tensorboard_events_are_written(tmp_path: Path) -> None:
     t.fit()
     events = list((t.run.path / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 100
+
+
+def test_regularize_dropout_reaches_the_models_that_take_it(tmp_path: Path) -> None:
+    t = digits_trainer(tmp_path, "do", ["model.name=mlp", "regularize.dropout=0.3"])
+    rates = [m.p for m in t.model.modules() if isinstance(m, nn.Dropout)]
+    assert rates and all(p == 0.3 for p in rates)
+    with pytest.raises(ConfigError, match="regularize.dropout = 0.3: model 'unet' has no dropout"):
+        digits_trainer(tmp_path, "do2", ["model.name=unet", "regularize.dropout=0.3"])
+
+
+def test_default_placement_is_batch_and_measures_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Issue 22 item 9: the default must not depend on a wall-clock measurement."""
+    from trainlab.train import build
+
+    monkeypatch.setattr(build, "_measure_placement", lambda *a: pytest.fail("measured"))
+    images = torch.rand(40, 3, 8, 8)
+    import numpy as np
+
+    np.savez(tmp_path / "img.npz", x=images.numpy(), y=np.arange(40) % 2)
+    config = trainlab.recipes.load_config(overrides=[
+        f"data.source={tmp_path / 'img.npz'}", "data.num_workers=2", "augment.randaugment_n=2",
+        "train.device=cpu"])  # fmt: skip
+    data = build.build_data(config)
+    choice = build.resolve_placement(config, data, torch.device("cpu"))
+    assert choice is not None and (choice.placement, choice.reason) == (
+        "batch",
+        "augment.placement",
+    )
+
+
+def test_curves_never_touch_the_pyplot_backend(tmp_path: Path, monkeypatch) -> None:
+    from trainlab.train.plots import plot_curves
+
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("matplotlib.use called"))
+    history = [{"epoch": e, "lr": 0.1 / e, "train_loss": 1 / e, "val_loss": 1.1 / e,
+                "train_acc": 0.5, "val_acc": 0.6} for e in (1, 2, 3)]  # fmt: skip
+    plot_curves(history, "acc", tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 5000

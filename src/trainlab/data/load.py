@@ -196,9 +196,7 @@ def load_dataset(
         s: (raw.explicit[s][0], e) for s, e in zip(raw.explicit, encoded[1:], strict=True)
     }
     parts = _carve(raw, task, encoded[0], split, seed, source)
-    targets = {
-        s: torch.as_tensor(y, dtype=_TARGET_DTYPE[task]) for s, (_, y) in parts.items()
-    }
+    targets = {s: torch.as_tensor(y, dtype=_TARGET_DTYPE[task]) for s, (_, y) in parts.items()}
     t_mean, t_scale = 0.0, 1.0
     if task == "regression":
         t_mean = float(targets["train"].mean())

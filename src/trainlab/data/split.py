@@ -42,16 +42,22 @@ def split_indices(
     for idx in groups:
         counts = _counts(len(idx), fractions)
         if counts[0] < 1:
-            what = "the dataset"
+            what, name = "the dataset", ""
             if stratify:  # y is then (N,) class labels; other targets may be (N, ...)
                 label = y[idx[0]].item()
                 name = class_names[int(label)] if class_names is not None else str(label)
                 what = f"class {name!r}"
             pct = "/".join(f"{round(f * 100):g}" for f in fractions)
+            hint = ""
+            if stratify and _numeric(name):  # an all-integer target became classes
+                hint = (
+                    "; if the target is a quantity rather than a category, train a regression "
+                    "(--task regression, or --set data.task=regression)"
+                )
             raise DataError(
                 source,
                 f"{what} has {len(idx)} sample(s), too few for a {pct} split "
-                f"(needs at least {needed})",
+                f"(needs at least {needed}){hint}",
             )
         perm = idx[rng.permutation(len(idx))]
         start = 0
@@ -59,3 +65,11 @@ def split_indices(
             parts[k].append(perm[start : start + c])
             start += c
     return [np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts]
+
+
+def _numeric(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
