@@ -96,13 +96,20 @@ def check_class_range(target: Tensor, num_classes: int, ignore_index: int | None
         )
 
 
-def class_weights(weight: Tensor, num_classes: int, like: Tensor) -> Tensor:
-    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device."""
+def class_weights(
+    weight: Tensor, num_classes: int, like: Tensor, *, check_finite: bool = True
+) -> Tensor:
+    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device,
+    and (with `check_finite`, a sync) finite in that dtype: torch turns an infinite class
+    weight into a NaN loss, trainlab refuses it."""
     if weight.shape != (num_classes,):
         raise ValueError(
             f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
         )
-    return weight.to(like)
+    w = weight.to(like)
+    if check_finite and not bool(torch.isfinite(w).all()):
+        raise ValueError(f"weight={weight.tolist()} in {like.dtype}; expected finite class weights")
+    return w
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
