@@ -11,10 +11,11 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 from torch import Tensor
+
+from trainlab._validate import check_int
 
 
 def check_images(x: object, name: str = "x") -> tuple[Tensor, bool]:
@@ -42,33 +43,6 @@ def check_generator(generator: object, name: str = "generator") -> torch.Generat
             f"got {type(generator).__name__}"
         )
     return generator
-
-
-def check_probability(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
-def check_nonnegative(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
-    """A (min, max) pair with low <= min <= max <= high."""
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a pair (min, max), got {value!r}") from None
-    if not (low <= a <= b <= high):
-        raise ValueError(f"{name}: expected {low} <= min <= max <= {high}, got {value!r}")
-    return a, b
 
 
 def channel_values(value: float | tuple[float, ...] | Tensor, channels: int, name: str) -> Tensor:
@@ -147,9 +121,7 @@ class SeededGenerator:
     """
 
     def __init__(self, seed: int) -> None:
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
-        self.seed = seed
+        self.seed = check_int("seed", seed, lo=0)
         self._gen: torch.Generator | None = None
         self._pending: Tensor | None = None
 

@@ -112,13 +112,6 @@ def class_weights(
     return w
 
 
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or not (value >= 0 if allow_zero else value > 0):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}={value!r}; expected a number {bound}")
-
-
 def reduce(loss: Tensor, reduction: str) -> Tensor:
     """Apply `reduction` to a tensor of per-element loss terms."""
     if reduction == "mean":

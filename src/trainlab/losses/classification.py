@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab._validate import check_in_range
 from trainlab.losses._common import (
     LossModule,
     Reduction,
@@ -68,8 +69,7 @@ __all__ = [
 
 def smoothing_coefficients(epsilon: float, num_classes: int, smoothing: str) -> tuple[float, float]:
     """(a, b) such that the smoothed target is ``a + b * target`` (see module docstring)."""
-    if not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"label_smoothing={epsilon!r}; expected a number in [0, 1]")
+    check_in_range("label_smoothing", epsilon, 0.0, 1.0)
     if smoothing == "standard":
         return epsilon / num_classes, 1.0 - epsilon
     if smoothing == "notes":
