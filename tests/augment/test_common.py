@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainlab.augment._common import put_rows, sample_beta, small_kernel_threads, take_rows
+from trainlab.augment._common import put_rows, sample_beta, take_rows
 from trainlab.augment.geometric import affine, shift
 
 
@@ -29,25 +29,6 @@ def test_beta_is_finite_and_symmetric_for_tiny_alpha() -> None:
     lam = sample_beta((2000,), 0.02, g, torch.device("cpu"))
     assert torch.isfinite(lam).all() and ((lam >= 0) & (lam <= 1)).all()
     assert (lam < 0.01).float().mean() > 0.4 and (lam > 0.99).float().mean() > 0.4  # U-shaped
-
-
-@pytest.mark.parametrize("policy", ["PASSIVE", "passive ", "ACTIVE", ""])
-def test_small_kernel_threads_one_thread_only_under_passive_wait(
-    monkeypatch: pytest.MonkeyPatch, policy: str
-) -> None:
-    prev = torch.get_num_threads()
-    monkeypatch.setenv("OMP_WAIT_POLICY", policy)
-    torch.set_num_threads(2)
-    try:
-        with small_kernel_threads(torch.zeros(1)):
-            inside = torch.get_num_threads()
-        assert inside == (1 if policy.strip().upper() == "PASSIVE" else 2)
-        assert torch.get_num_threads() == 2  # restored
-        with pytest.raises(RuntimeError), small_kernel_threads(torch.zeros(1)):
-            raise RuntimeError("boom")
-        assert torch.get_num_threads() == 2  # restored on error too
-    finally:
-        torch.set_num_threads(prev)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])

@@ -7,10 +7,7 @@ they are a few numbers per image, so this costs nothing next to the image work.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -186,29 +183,3 @@ def put_rows(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
     """out[index] = src along dim 0, in place; ``out`` and ``src`` contiguous."""
     _row_view(out).index_copy_(0, index, _row_view(src.contiguous()))
     return out
-
-
-def _passive_wait() -> bool:
-    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
-
-
-@contextlib.contextmanager
-def small_kernel_threads(x: Tensor) -> Iterator[None]:
-    """Run a stretch of many small CPU kernels on one intra-op thread when OpenMP threads
-    sleep between parallel regions (``OMP_WAIT_POLICY=PASSIVE``).
-
-    Then every parallel region pays a wake-up of the sleeping thread (measured 30-80 us
-    per kernel on this machine): batched RandAugment issues ~1,000 kernels of ~1 MB per
-    batch and ran at 1,300-1,770 img/s on 2 threads against 2,100-2,200 on one. With the
-    default or active policy the threads spin between regions and 2 threads are faster
-    (~3,100 img/s), so the setting is left alone. Restores the thread count on exit.
-    """
-    if x.device.type != "cpu" or not _passive_wait() or torch.get_num_threads() == 1:
-        yield
-        return
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)

@@ -21,7 +21,6 @@ geometric ops are integer index gathers. The permutation is undone once at the e
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +35,6 @@ from ._common import (
     check_generator,
     check_images,
     put_rows,
-    small_kernel_threads,
     take_rows,
 )
 
@@ -220,12 +218,7 @@ def rand_augment(
         nxt = take_rows(cur, order.to(dev), out=spare)  # (n, C, H, W) in op order
         spare = cur if cur is not xb else None
         cur = nxt
-        # uint8: ~1,000 small integer kernels per batch, faster on one thread under a
-        # passive OpenMP wait policy; the row gathers above and below, and float kernels,
-        # are heavy enough to keep every thread (all measured)
-        small = small_kernel_threads(cur) if cur.dtype == torch.uint8 else nullcontext()
-        with small:
-            _apply_sorted(cur, names, choice, lev, sgn, fill_t)
+        _apply_sorted(cur, names, choice, lev, sgn, fill_t)
     if num_ops == 0:
         out = xb.clone()
     else:
