@@ -104,7 +104,9 @@ def test_non_finite_class_weight_is_refused(bad):
     with pytest.raises(ValueError, match=r"weight=.*expected finite class weights"):
         cross_entropy(x, y, weight=w)
     with pytest.raises(ValueError, match="expected finite class weights"):
-        CrossEntropyLoss(w)(x, torch.softmax(x, 1))
+        CrossEntropyLoss(w)  # at construction, even with check_targets=False
+    with pytest.raises(ValueError, match="expected finite class weights"):
+        CrossEntropyLoss(w, check_targets=False)
     # a weight finite in float64 but not in float32 logits' dtype is refused too
     with pytest.raises(ValueError, match="torch.float32"):
         cross_entropy(x, y, weight=torch.tensor([1.0, 1e300, 1.0], dtype=torch.float64))

@@ -107,9 +107,16 @@ def class_weights(
             f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
         )
     w = weight.to(like)
-    if check_finite and not bool(torch.isfinite(w).all()):
-        raise ValueError(f"weight={weight.tolist()} in {like.dtype}; expected finite class weights")
+    if check_finite:
+        check_finite_weights(w, weight)
     return w
+
+
+def check_finite_weights(w: Tensor, given: Tensor | None = None) -> None:
+    """ValueError unless every class weight in `w` is finite (reads values: a sync)."""
+    if not bool(torch.isfinite(w).all()):
+        shown = (w if given is None else given).tolist()
+        raise ValueError(f"weight={shown} in {w.dtype}; expected finite class weights")
 
 
 def reduce(loss: Tensor, reduction: str) -> Tensor:

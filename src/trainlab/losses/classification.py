@@ -45,6 +45,7 @@ from trainlab.losses._common import (
     check_broadcastable,
     check_class_range,
     check_distribution,
+    check_finite_weights,
     check_reduction,
     check_same_shape,
     class_weights,
@@ -314,6 +315,8 @@ class CrossEntropyLoss(LossModule):
     ) -> None:
         super().__init__(reduction)
         smoothing_coefficients(label_smoothing, 2, smoothing)  # validate early
+        if weight is not None:  # once here, so check_targets=False still refuses inf/NaN
+            check_finite_weights(weight)
         self.register_buffer("weight", weight)
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
