@@ -3,10 +3,9 @@
 Each output pixel (x, y) reads the input pixel (floor(a (x + .5) + b (y + .5) + c),
 floor(d (x + .5) + e (y + .5) + f)): Pillow's ``Image.transform(size, AFFINE, (a, b, c, d,
 e, f), NEAREST)``, which timm's and torchvision's PIL RandAugment use. Pixels that land
-outside the image take the fill colour. Bit-exact with Pillow at any size: where Pillow
-uses 16.16 fixed point (a matrix with b or d nonzero whose corners map inside +-32768),
-the coefficients are rounded to multiples of 2^-16 as Pillow's ``FIX`` does, and the maps
-are evaluated in float64, where sums of such multiples are exact (tested at 224 x 224). The source is padded by one pixel of fill colour
+outside the image take the fill colour. Bit-exact with Pillow at any size: the input
+pixel is the one Pillow's C code picks with its own rounding (``_pillow_affine``; tested
+at 18 x 22 and 224 x 224). The source is padded by one pixel of fill colour
 and every out-of-range coordinate is clamped onto that ring, so the whole operation is one
 ``gather`` per chunk of 8 images (no masks, no ``grid_sample``; PERF_NOTES.md).
 """
@@ -18,6 +17,7 @@ import math
 import torch
 from torch import Tensor
 
+from . import _pillow_affine as _pa
 from ._common import fill_values
 
 _CHUNK = 8
@@ -38,14 +38,7 @@ def affine(
     x = x.contiguous()
     out = torch.empty_like(x) if out is None else out
     fv = fill_values(x, fill, "fill")
-    coef, fixed = _pillow_coefficients(matrix, h, w)
-    # Pillow's 16.16 integers are exact in int32: every map value lies within +-2^31 by its
-    # corner check, and bounding the slopes keeps each partial product in range too
-    # (float64 maps made shear_x 1.57x slower than the former float32 ones on 64 x 224 x
-    # 224 uint8; int32 maps run within noise of them); float64 for the other rows
-    ints_ok = (fixed & (coef[:, [0, 1, 3, 4]].abs() * max(h, w) < 16384).all(1)).tolist()
-    ints = (coef * 65536.0).round().to(torch.int32).to(x.device).reshape(n, 6, 1, 1)
-    coef = coef.to(x.device).reshape(n, 6, 1, 1)
+    p = _pa.plan(matrix, h, w)
     # the padded source (k, C, H+2, W+2), reused by every chunk: its ring of fill colour is
     # written once, only the interiors are copied per chunk
     kmax = min(_CHUNK, n)
@@ -55,14 +48,10 @@ def affine(
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
         k = e - s
-        if all(ints_ok[s:e]):
-            xin, yin = _maps(ints[s:e], h, w, torch.int32)
-            xin, yin = xin.bitwise_right_shift_(16), yin.bitwise_right_shift_(16)  # floor
-        else:
-            xin, yin = _maps(coef[s:e], h, w, torch.float64)
-            xin, yin = xin.floor_(), yin.floor_()
-        xin = xin.add_(1).clamp_(0, w + 1)  # + 1: 0 and W + 1 are the fill ring
-        yin = yin.add_(1).clamp_(0, h + 1)
+        # x_in + 1 and y_in + 1: 0 and W + 1 (H + 1) are the fill ring
+        xin, yin = _pa.source_maps(p, s, e, h, w, x.device)
+        xin = xin.clamp_(0, w + 1)
+        yin = yin.clamp_(0, h + 1)
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
         idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
@@ -70,37 +59,6 @@ def affine(
         src[:k, :, 1:-1, 1:-1] = x[s:e]
         torch.index_select(src[:k].view(-1), 0, idx.view(-1), out=out[s:e].view(-1))
     return out
-
-
-def _maps(m: Tensor, h: int, w: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """a x + b y + c' and d x + e y + f' over the output pixels for ``m`` (k, 6, 1, 1) in
-    ``dtype``; a full (k, H, W) map only when b (or d) != 0, else (k, 1, W) or (k, H, 1)."""
-    xs = torch.arange(w, device=m.device, dtype=dtype).view(1, 1, w)
-    ys = torch.arange(h, device=m.device, dtype=dtype).view(1, h, 1)
-    a, b, c, d, e, f = m.unbind(1)  # each (k, 1, 1)
-    xin = a * xs + (b * ys + c) if bool((b != 0).any()) else a * xs + c
-    yin = e * ys + (d * xs + f) if bool((d != 0).any()) else e * ys + f
-    return xin, yin
-
-
-def _pillow_coefficients(matrix: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
-    """(n, 6) float64 (a, b, c', d, e, f') and (n,) bool "fixed point" on the CPU with c' = c + a/2 + b/2 and
-    f' = f + d/2 + e/2, so that x_in = floor(a x + b y + c') at integer (x, y), as Pillow's
-    ImagingTransformAffine computes it: rows with b or d nonzero whose four corners map
-    inside +-32768 take its 16.16 fixed-point path, FIX(v) = floor(v * 65536 + 0.5), so
-    their coefficients are rounded to multiples of 2^-16 (evaluated in float64 the maps are
-    then exact: every term is such a multiple below 2^15 in magnitude); the others take its
-    floating-point paths (ImagingScaleAffine or the float fallback), unrounded."""
-    a, b, c, d, e, f = matrix.detach().to("cpu", torch.float64).reshape(-1, 6).unbind(1)
-    c0 = c + a * 0.5 + b * 0.5
-    f0 = f + d * 0.5 + e * 0.5
-    corners = [(0, 0), (w, h), (0, h), (w, 0)]
-    fixed = (b != 0) | (d != 0)
-    for px, py in corners:
-        fixed &= ((a * px + b * py + c).abs() < 32768) & ((d * px + e * py + f).abs() < 32768)
-    coef = torch.stack([a, b, c0, d, e, f0], dim=1)  # (n, 6)
-    rounded = torch.floor(coef * 65536.0 + 0.5) / 65536.0
-    return torch.where(fixed.unsqueeze(1), rounded, coef), fixed
 
 
 def shift(
