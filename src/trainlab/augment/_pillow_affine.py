@@ -44,13 +44,17 @@ class AffinePlan:
 
 def plan(matrix: Tensor, h: int, w: int) -> AffinePlan:
     """The path and coefficients of each (a, b, c, d, e, f) row of ``matrix`` (n, 6)."""
-    kinds, coefs, ints, ok = [], [], [], []
+    kinds: list[int] = []
+    coefs: list[tuple[float, ...]] = []
+    ints: list[tuple[int, ...]] = []
+    ok: list[bool] = []
     for a, b, c, d, e, f in matrix.detach().reshape(-1, 6).tolist():
         inside = all(
             abs(a * px + b * py + c) < 32768.0 and abs(d * px + e * py + f) < 32768.0
             for px, py in ((0, 0), (w, h), (0, h), (w, 0))
         )
-        q = (0, 0, 65536, 0, 0, 65536)
+        q: tuple[int, ...] = (0, 0, 65536, 0, 0, 65536)
+        coef: tuple[float, ...]
         if b == 0 and d == 0:
             kind, coef = SCALE, (a, b, c + a * 0.5, d, e, f + e * 0.5)
         elif inside:
