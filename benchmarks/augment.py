@@ -15,9 +15,13 @@ images/s and the ratio to its reference:
 CUDA (when present) repeats the batched rows on the GPU.
 
 OpenMP threads wait passively here (below): each parallel region then pays a thread
-wake-up, so uint8 RandAugment runs its per-op kernels on one thread under that policy
-(``trainlab.augment._common.small_kernel_threads``). ``OMP_WAIT_POLICY=ACTIVE python -m
-benchmarks.augment`` shows the spinning-thread figures.
+wake-up. trainlab never changes the thread count itself: it used to run uint8
+RandAugment's per-op kernels on one thread under that policy; without that, batched uint8
+RandAugment took 0.79-1.78x the time in eight interleaved A/B runs on the shared 2-core
+machine (most runs 0.9-1.1x), and a per-image uint8 loop at 224 x 224 1.25-1.6x (at one
+thread: 1.0x). A user who wants one thread under PASSIVE calls ``torch.set_num_threads(1)``
+(as ``--threads 1`` here does). ``OMP_WAIT_POLICY=ACTIVE python -m benchmarks.augment``
+shows the spinning-thread figures.
 """
 
 from __future__ import annotations

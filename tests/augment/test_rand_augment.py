@@ -77,17 +77,32 @@ def test_pool_has_the_fourteen_ops() -> None:
         assert name in OPS
 
 
+@pytest.mark.parametrize("size", [(18, 22), (224, 224)])
 @pytest.mark.parametrize("name", OPS)
-def test_op_matches_pillow_on_uint8(name: str) -> None:
-    x = _images()
+def test_op_matches_pillow_on_uint8(name: str, size: tuple[int, int]) -> None:
+    # the docstrings' "bit-exact with Pillow" claim, at a toy size and at ImageNet's 224
+    x = _images(2 if size[0] > 100 else 4, *size)
     for m in (0.0, 3.0, 9.0, 10.0):
         for sign in (1, -1):
             ours = apply_op(x, name, m, sign=sign, fill=FILL)
             ref = _from_pil([_pil_op(im, name, m, sign) for im in _to_pil(x)])
             diff = (ours.int() - ref.int()).abs().float()
             assert diff.mean().item() <= 1.0, (name, m, sign, diff.mean().item())
-            # measured: every op is bit-exact with Pillow here
+            # measured: every op is bit-exact with Pillow at both sizes
             assert diff.max().item() == 0, (name, m, sign)
+
+
+def test_rand_augment_leaves_the_thread_count_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # it used to switch to one intra-op thread around the uint8 op kernels when
+    # OMP_WAIT_POLICY=PASSIVE: process-wide state, seen by every other thread meanwhile
+    calls: list[int] = []
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    g = torch.Generator().manual_seed(0)
+    rand_augment(_images(8), num_ops=3, magnitude=9.0, generator=g)
+    RandAugment(2, 9.0, seed=0)(_images(8).float() / 255)
+    assert calls == []
 
 
 @pytest.mark.parametrize("name", [o for o in OPS if o not in ("autocontrast", "equalize")])
@@ -136,6 +151,10 @@ def test_same_seed_same_output_single_image_and_float() -> None:
     assert one.shape == x[0].shape and one.dtype == torch.uint8
     f = rand_augment(x.float() / 255, generator=torch.Generator().manual_seed(3))
     assert f.dtype == torch.float32 and f.min() >= 0 and f.max() <= 1
+    # the same draws pick the same ops: the float result follows the uint8 one up to the
+    # uint8 path's truncated blends (<= 1 level on average per op, as tested above; two ops
+    # measured 0.18-0.55 over ten seeds, 0.24 here); against other seeds' draws: 43-66 levels
+    assert (f * 255 - a.float()).abs().mean().item() <= 1.0
     assert torch.equal(rand_augment(x, num_ops=0, generator=torch.Generator()), x)
 
 

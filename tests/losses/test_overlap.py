@@ -118,5 +118,5 @@ def test_bad_inputs():
         dice_loss(p, torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0]]))
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
         dice_loss(p, torch.zeros(2, 4, dtype=torch.long), weight=torch.ones(2))
-    with pytest.raises(ValueError, match="eps=-1"):
+    with pytest.raises(ValueError, match="eps: expected a number >= 0, got -1"):
         DiceLoss(eps=-1)

@@ -91,7 +91,7 @@ def test_bad_inputs():
         mse_loss(torch.zeros(3, 1), torch.zeros(3))
     with pytest.raises(ValueError, match="reduction='avg'"):
         MSELoss(reduction="avg")
-    with pytest.raises(ValueError, match="delta=0"):
+    with pytest.raises(ValueError, match="delta: expected a number > 0, got 0"):
         huber_loss(torch.zeros(2), torch.zeros(2), delta=0)
-    with pytest.raises(ValueError, match="beta=-1"):
+    with pytest.raises(ValueError, match="beta: expected a number >= 0, got -1"):
         SmoothL1Loss(beta=-1)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from sklearn import metrics as skm
 
 from trainlab.metrics import (
@@ -133,7 +134,9 @@ def test_confusion_matrix_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     big = torch.randint(0, 9, (30, 30))
     save_confusion_matrix(big, tmp_path / "big.png", title="30 classes")
-    assert (tmp_path / "big.png").stat().st_size > 0
+    with Image.open(tmp_path / "big.png") as im:  # a real, non-blank PNG
+        assert im.format == "PNG" and min(im.size) >= 100
+        assert len(im.convert("L").getcolors(256 * 256) or []) > 10
     with pytest.raises(ValueError, match=r"square.*\(2, 3\)"):
         save_confusion_matrix(torch.zeros(2, 3), tmp_path / "x.png")
     with pytest.raises(ValueError, match="2 names for 6 classes"):

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from trainlab.cli import main
-from trainlab.models import list_models
+from trainlab.models import create_model, list_models
 
 ONE_PER_FAMILY = ["mlp", "cnn", "cnn1d", "resnet18", "convnext_atto", "vit_tiny"]
 
@@ -53,6 +53,17 @@ def test_train_from_the_cli(name: str, tmp_path: Path, capsys) -> None:
     assert main(args) == 0, capsys.readouterr().err
     summary = json.loads((tmp_path / "runs" / "r" / "summary.json").read_text())
     assert summary["epochs"] == 1 and np.isfinite(summary["test"]["loss"])
+    # the run trained the model asked for, on the data given: 70/15/15 of 40 samples, one
+    # epoch of full batches of 16, and the parameter count of that architecture
+    assert summary["model"] == name
+    d = summary["data"]
+    assert (d["train"], d["val"], d["test"]) == (28, 6, 6)
+    assert summary["steps"] == 28 // 16
+    shape = (2, 32) if name == "cnn1d" else (3, 8, 8)
+    kw = {} if not extra else {"drop_path_rate": 0.1}
+    with torch.device("meta"):
+        model = create_model(name, num_classes=2, in_shape=shape, **kw)
+    assert summary["parameters"] == sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize("name", list_models())

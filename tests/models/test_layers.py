@@ -201,7 +201,10 @@ def test_bottleneck_widths_and_cardinality() -> None:
 
 def test_basic_block_shortcut_and_zero_init() -> None:
     blk = BasicBlock(8, 16, stride=2)
-    assert blk.downsample is not None
+    # the projection shortcut: a strided 1x1 conv 8 -> 16 and its BatchNorm
+    conv, bn = blk.downsample
+    assert conv.weight.shape == (16, 8, 1, 1) and conv.stride == (2, 2) and conv.bias is None
+    assert isinstance(bn, nn.BatchNorm2d) and bn.num_features == 16
     assert blk(torch.randn(2, 8, 6, 6)).shape == (2, 16, 3, 3)
     same = BasicBlock(8, 8).eval()
     same.zero_init_last()

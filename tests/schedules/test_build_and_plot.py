@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 import torch
@@ -110,9 +111,28 @@ def test_every_name_builds_with_its_params_listed() -> None:
         "resnet": {"milestones": [10]},
         "inverse_sqrt": {"warmup_steps": 10},
     }
+    # (f(0), f(TOTAL - 1)) from each schedule's closed form (torch's defaults), times in
+    # epochs converted to steps (SPE = 10): a wrong unit or default moves them by far more
+    # than the 1e-12 relative rounding allowed
+    last = TOTAL - 1
+    ends = {
+        "constant": (1.0, 1.0),
+        "step": (1.0, 0.1 ** (last // 30)),
+        "multistep": (1.0, 0.1),
+        "exponential": (1.0, 0.9 ** (last / SPE)),
+        "linear": (1 / 3, 1 / 3 + (2 / 3) * last / TOTAL),
+        "polynomial": (1.0, 1 - last / TOTAL),
+        "cosine": (1.0, 0.5 * (1 + math.cos(math.pi * last / TOTAL))),
+        "cosine_restarts": (1.0, 0.5 * (1 + math.cos(math.pi * (last % 40) / 40))),
+        "one_cycle": (1 / 25, 1 / 25 / 1e4),
+        "inverse_sqrt": (0.1, math.sqrt(10 / (last + 1))),
+        "resnet": (1.0, 0.1),
+        "plateau": (1.0, 1.0),  # nothing observed: no reduction
+    }
+    assert set(ends) == set(S.SCHEDULE_NAMES)
     for name in S.SCHEDULE_NAMES:
         f = build(name, **needs.get(name, {}))
-        assert f(0) > 0 and f(TOTAL - 1) >= 0, name
+        assert (f(0), f(last)) == pytest.approx(ends[name], rel=1e-12), name
         assert set(needs.get(name, {})) - {"warmup_steps"} <= set(S.schedule_params(name))
 
 

@@ -108,7 +108,7 @@ def test_config_rejects_bad_schedules(overrides: list[str], message: str) -> Non
     [
         (["sched.name=step"], "needs the parameter 'step_size'"),
         (["sched.warmup_epochs=5"], "must be shorter than the run"),
-        (["sched.name=cosine_restarts", "sched.params.t0=0"], "t0 must be > 0"),
+        (["sched.name=cosine_restarts", "sched.params.t0=0"], "t0: expected a number > 0, got 0"),
         (["sched.name=plateau", "sched.monitor=f1"], "sched.monitor = 'f1'"),
     ],
 )

@@ -7,14 +7,12 @@ they are a few numbers per image, so this costs nothing next to the image work.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-from collections.abc import Iterator
-from typing import Any
 
 import torch
 from torch import Tensor
+
+from trainlab._validate import check_int
 
 
 def check_images(x: object, name: str = "x") -> tuple[Tensor, bool]:
@@ -42,33 +40,6 @@ def check_generator(generator: object, name: str = "generator") -> torch.Generat
             f"got {type(generator).__name__}"
         )
     return generator
-
-
-def check_probability(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
-def check_nonnegative(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
-    """A (min, max) pair with low <= min <= max <= high."""
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a pair (min, max), got {value!r}") from None
-    if not (low <= a <= b <= high):
-        raise ValueError(f"{name}: expected {low} <= min <= max <= {high}, got {value!r}")
-    return a, b
 
 
 def channel_values(value: float | tuple[float, ...] | Tensor, channels: int, name: str) -> Tensor:
@@ -147,9 +118,7 @@ class SeededGenerator:
     """
 
     def __init__(self, seed: int) -> None:
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
-        self.seed = seed
+        self.seed = check_int("seed", seed, lo=0)
         self._gen: torch.Generator | None = None
         self._pending: Tensor | None = None
 
@@ -214,29 +183,3 @@ def put_rows(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
     """out[index] = src along dim 0, in place; ``out`` and ``src`` contiguous."""
     _row_view(out).index_copy_(0, index, _row_view(src.contiguous()))
     return out
-
-
-def _passive_wait() -> bool:
-    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
-
-
-@contextlib.contextmanager
-def small_kernel_threads(x: Tensor) -> Iterator[None]:
-    """Run a stretch of many small CPU kernels on one intra-op thread when OpenMP threads
-    sleep between parallel regions (``OMP_WAIT_POLICY=PASSIVE``).
-
-    Then every parallel region pays a wake-up of the sleeping thread (measured 30-80 us
-    per kernel on this machine): batched RandAugment issues ~1,000 kernels of ~1 MB per
-    batch and ran at 1,300-1,770 img/s on 2 threads against 2,100-2,200 on one. With the
-    default or active policy the threads spin between regions and 2 threads are faster
-    (~3,100 img/s), so the setting is left alone. Restores the thread count on exit.
-    """
-    if x.device.type != "cpu" or not _passive_wait() or torch.get_num_threads() == 1:
-        yield
-        return
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)

@@ -16,12 +16,12 @@ import math
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_interval, check_probability
+
 from ._common import (
     channel_values,
     check_generator,
     check_images,
-    check_probability,
-    check_range,
     put_rows,
     take_rows,
 )
@@ -114,8 +114,8 @@ def random_resized_crop(
     sz = (size, size) if isinstance(size, int) else tuple(size)
     if len(sz) != 2 or not all(isinstance(v, int) and v > 0 for v in sz):
         raise ValueError(f"size: expected a positive int or (height, width), got {size!r}")
-    scale = check_range(scale, "scale", 0.0, 1.0)
-    ratio = check_range(ratio, "ratio", 0.0, math.inf)
+    scale = check_interval("scale", scale, 0.0, 1.0)
+    ratio = check_interval("ratio", ratio, 0.0, math.inf)
     if scale[1] <= 0 or ratio[0] <= 0:
         raise ValueError(f"scale/ratio: expected positive ranges, got {scale!r}, {ratio!r}")
     n, _, h, w = xb.shape
@@ -131,7 +131,7 @@ def horizontal_flip(
     """Mirror each image left-right with probability ``prob`` (out of place)."""
     check_generator(generator)
     xb, single = check_images(x)
-    check_probability(prob, "prob")
+    check_probability("prob", prob)
     n = xb.shape[0]
     flip = torch.rand(n, generator=generator, device=generator.device).cpu() < prob
     out = xb.clone()

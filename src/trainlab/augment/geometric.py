@@ -3,7 +3,9 @@
 Each output pixel (x, y) reads the input pixel (floor(a (x + .5) + b (y + .5) + c),
 floor(d (x + .5) + e (y + .5) + f)): Pillow's ``Image.transform(size, AFFINE, (a, b, c, d,
 e, f), NEAREST)``, which timm's and torchvision's PIL RandAugment use. Pixels that land
-outside the image take the fill colour. The source is padded by one pixel of fill colour
+outside the image take the fill colour. Bit-exact with Pillow at any size: the input
+pixel is the one Pillow's C code picks with its own rounding (``_pillow_affine``; tested
+at 18 x 22 and 224 x 224). The source is padded by one pixel of fill colour
 and every out-of-range coordinate is clamped onto that ring, so the whole operation is one
 ``gather`` per chunk of 8 images (no masks, no ``grid_sample``; PERF_NOTES.md).
 """
@@ -15,6 +17,7 @@ import math
 import torch
 from torch import Tensor
 
+from . import _pillow_affine as _pa
 from ._common import fill_values
 
 _CHUNK = 8
@@ -35,9 +38,7 @@ def affine(
     x = x.contiguous()
     out = torch.empty_like(x) if out is None else out
     fv = fill_values(x, fill, "fill")
-    m = matrix.to(device=x.device, dtype=torch.float32).reshape(n, 6, 1, 1)
-    xs = torch.arange(w, device=x.device, dtype=torch.float32).add_(0.5).view(1, 1, w)
-    ys = torch.arange(h, device=x.device, dtype=torch.float32).add_(0.5).view(1, h, 1)
+    p = _pa.plan(matrix, h, w)
     # the padded source (k, C, H+2, W+2), reused by every chunk: its ring of fill colour is
     # written once, only the interiors are copied per chunk
     kmax = min(_CHUNK, n)
@@ -47,13 +48,10 @@ def affine(
     for s in range(0, n, _CHUNK):
         e = min(s + _CHUNK, n)
         k = e - s
-        a, b, c, d, ee, f = m[s:e].unbind(1)  # each (k, 1, 1)
-        # x_in + 1 = floor(a x + (b y + c + 1)): the +1 (the fill ring) folded into the small
-        # constant; a full (k, H, W) map only when b != 0 (else (k, 1, W))
-        xin = a * xs + (b * ys + (c + 1.0)) if bool((b != 0).any()) else a * xs + (c + 1.0)
-        yin = ee * ys + (d * xs + (f + 1.0)) if bool((d != 0).any()) else ee * ys + (f + 1.0)
-        xin = xin.floor_().clamp_(0, w + 1)  # 0 and W + 1 are the fill ring
-        yin = yin.floor_().clamp_(0, h + 1)
+        # x_in + 1 and y_in + 1: 0 and W + 1 (H + 1) are the fill ring
+        xin, yin = _pa.source_maps(p, s, e, h, w, x.device)
+        xin = xin.clamp_(0, w + 1)
+        yin = yin.clamp_(0, h + 1)
         # flat index into the padded chunk (k, C, H+2, W+2), int32: index_select takes it,
         # gather would need int64 (measured several times slower)
         idx = torch.add(xin, yin, alpha=w + 2).to(torch.int32).expand(k, h, w).reshape(k, 1, h * w)
@@ -125,13 +123,16 @@ def _identity_but(
 
 
 def rotate_matrix(angle: Tensor, height: int, width: int) -> Tensor:
-    """Pillow's ``Image.rotate(angle)`` matrix (counter-clockwise degrees, about the centre)."""
-    t = -angle * (math.pi / 180.0)
-    cos, sin = torch.cos(t), torch.sin(t)
+    """Pillow's ``Image.rotate(angle)`` matrix (counter-clockwise degrees, about the centre),
+    float64 (n, 6), computed as Pillow does in Python floats (angle mod 360, cos and sin
+    rounded to 15 decimals) so that the affine warp picks Pillow's pixels exactly."""
     cx, cy = width / 2.0, height / 2.0
-    c = cos * -cx + sin * -cy + cx
-    f = -sin * -cx + cos * -cy + cy
-    return _matrix([cos, sin, c, -sin, cos, f])
+    rows = []
+    for deg in angle.reshape(-1).tolist():
+        t = -math.radians(deg % 360.0)
+        cos, sin = round(math.cos(t), 15), round(math.sin(t), 15)
+        rows.append((cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy))
+    return torch.tensor(rows, dtype=torch.float64).reshape(-1, 6)
 
 
 def rotate(

@@ -27,12 +27,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_nonnegative, check_probability
+
 from ._common import (
     SeededModule,
     check_generator,
     check_images,
-    check_nonnegative,
-    check_probability,
     rand,
     sample_beta,
 )
@@ -136,10 +136,10 @@ def _check_mix_args(
     mixup_alpha: float, cutmix_alpha: float, switch_prob: float, prob: float, mode: str
 ) -> None:
     """The checks shared by :func:`mix` and :class:`Mixup`."""
-    check_nonnegative(mixup_alpha, "mixup_alpha")
-    check_nonnegative(cutmix_alpha, "cutmix_alpha")
-    check_probability(switch_prob, "switch_prob")
-    check_probability(prob, "prob")
+    check_nonnegative("mixup_alpha", mixup_alpha)
+    check_nonnegative("cutmix_alpha", cutmix_alpha)
+    check_probability("switch_prob", switch_prob)
+    check_probability("prob", prob)
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
@@ -359,7 +359,7 @@ class Mixup(SeededModule):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes: expected a positive int, got {num_classes!r}")
         _check_mix_args(mixup_alpha, cutmix_alpha, switch_prob, prob, mode)
-        check_probability(label_smoothing, "label_smoothing")
+        check_probability("label_smoothing", label_smoothing)
         self.num_classes, self.mode = num_classes, mode
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
         self.switch_prob, self.prob = float(switch_prob), float(prob)

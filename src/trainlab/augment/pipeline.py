@@ -15,7 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import SeededGenerator, check_probability
+from trainlab._validate import check_probability
+
+from ._common import SeededGenerator
 from .basic import horizontal_flip
 from .mixup import Mixup
 from .rand_augment import RandAugment
@@ -48,7 +50,7 @@ class TrainAugment(torch.nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.hflip = check_probability(hflip, "hflip")
+        self.hflip = check_probability("hflip", hflip)
         self._flip_gen = SeededGenerator(seed)
         self.rand_augment = (
             RandAugment(randaugment_n, randaugment_m, magnitude_std=randaugment_mstd, seed=seed + 1)

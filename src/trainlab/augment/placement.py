@@ -35,6 +35,8 @@ from typing import Literal
 
 import torch
 
+from trainlab._validate import check_int
+
 Placement = Literal["batch", "worker"]
 
 
@@ -42,8 +44,7 @@ def augment_placement(device: str | torch.device, num_workers: int = 0) -> Place
     """The placement the rule decides without measuring: ``"batch"`` on an accelerator and on
     a CPU without workers; ``None`` on a CPU with ``num_workers > 0``, where only a
     measurement (:func:`measure_placement`) can tell."""
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
+    check_int("num_workers", num_workers, lo=0)
     if torch.device(device).type != "cpu" or num_workers == 0:
         return "batch"
     return None

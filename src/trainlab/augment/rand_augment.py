@@ -21,11 +21,12 @@ geometric ops are integer index gathers. The permutation is undone once at the e
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from trainlab._validate import check_in_range, check_int, check_nonnegative
 
 from . import geometric as _g
 from . import photometric as _c
@@ -34,7 +35,6 @@ from ._common import (
     check_generator,
     check_images,
     put_rows,
-    small_kernel_threads,
     take_rows,
 )
 
@@ -112,16 +112,6 @@ def _lut(x: Tensor, name: str, param: Tensor) -> Tensor:
     return _c.LUTS[name](x, param.to(x.device))
 
 
-def _check_magnitude(magnitude: float, name: str = "magnitude") -> float:
-    if (
-        isinstance(magnitude, bool)
-        or not isinstance(magnitude, (int, float))
-        or not 0.0 <= magnitude <= MAX_MAGNITUDE
-    ):
-        raise ValueError(f"{name}: expected a number in [0, {MAX_MAGNITUDE:g}], got {magnitude!r}")
-    return float(magnitude)
-
-
 def _check_ops(ops: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if ops is None:
         return OPS
@@ -135,12 +125,10 @@ def _check_args(
     num_ops: int, magnitude: float, magnitude_std: float, ops: tuple[str, ...] | list[str] | None
 ) -> tuple[int, float, float, tuple[str, ...]]:
     """The checks shared by :func:`rand_augment` and :class:`RandAugment`."""
-    if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
-        raise ValueError(f"num_ops: expected an int >= 0, got {num_ops!r}")
-    magnitude = _check_magnitude(magnitude)
-    if not isinstance(magnitude_std, (int, float)) or not 0.0 <= magnitude_std < float("inf"):
-        raise ValueError(f"magnitude_std: expected a finite number >= 0, got {magnitude_std!r}")
-    return num_ops, magnitude, float(magnitude_std), _check_ops(ops)
+    num_ops = check_int("num_ops", num_ops, lo=0)
+    magnitude = check_in_range("magnitude", magnitude, 0.0, MAX_MAGNITUDE)
+    magnitude_std = check_nonnegative("magnitude_std", magnitude_std)
+    return num_ops, magnitude, magnitude_std, _check_ops(ops)
 
 
 def apply_op(
@@ -154,7 +142,7 @@ def apply_op(
     """Apply one RandAugment op at ``magnitude`` (same for every image) with ``sign`` +-1."""
     xb, single = check_images(x)
     _check_ops([name])
-    _check_magnitude(magnitude)
+    check_in_range("magnitude", magnitude, 0.0, MAX_MAGNITUDE)
     if sign not in (-1, 1):
         raise ValueError(f"sign: expected -1 or 1, got {sign!r}")
     n, _, h, w = xb.shape
@@ -230,12 +218,7 @@ def rand_augment(
         nxt = take_rows(cur, order.to(dev), out=spare)  # (n, C, H, W) in op order
         spare = cur if cur is not xb else None
         cur = nxt
-        # uint8: ~1,000 small integer kernels per batch, faster on one thread under a
-        # passive OpenMP wait policy; the row gathers above and below, and float kernels,
-        # are heavy enough to keep every thread (all measured)
-        small = small_kernel_threads(cur) if cur.dtype == torch.uint8 else nullcontext()
-        with small:
-            _apply_sorted(cur, names, choice, lev, sgn, fill_t)
+        _apply_sorted(cur, names, choice, lev, sgn, fill_t)
     if num_ops == 0:
         out = xb.clone()
     else:

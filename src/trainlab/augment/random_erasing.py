@@ -23,12 +23,12 @@ import math
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_int, check_interval, check_probability
+
 from ._common import (
     SeededModule,
     check_generator,
     check_images,
-    check_probability,
-    check_range,
     fill_values,
 )
 
@@ -52,11 +52,11 @@ def _check_args(
     mode: str,
 ) -> tuple[float, tuple[float, float], tuple[float, float], tuple[int, int]]:
     """The checks shared by :func:`random_erasing` and :class:`RandomErasing`."""
-    prob = check_probability(prob, "prob")
-    area = check_range(area, "area", 0.0, 1.0)
+    prob = check_probability("prob", prob)
+    area = check_interval("area", area, 0.0, 1.0)
     if area[1] <= 0:
         raise ValueError(f"area: expected max > 0, got {area!r}")
-    aspect = check_range(aspect, "aspect", 0.0, math.inf)
+    aspect = check_interval("aspect", aspect, 0.0, math.inf)
     if aspect[0] <= 0:
         raise ValueError(f"aspect: expected 0 < min <= max, got {aspect!r}")
     cnt = _check_count(count)
@@ -138,8 +138,7 @@ def random_erasing(
     check_generator(generator)
     xb, single = check_images(x)
     prob, area, aspect, cnt = _check_args(prob, area, aspect, count, mode)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise ValueError(f"attempts: expected an int >= 1, got {attempts!r}")
+    check_int("attempts", attempts, lo=1)
     n, c, h, w = xb.shape
     const = fill_values(xb, value, "value")[0]  # (C, 1, 1)
     boxes = draw_boxes(n, h, w, prob=prob, area=area, aspect=aspect, count=cnt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import check_probability
+from trainlab._validate import check_probability
 
 SMOOTHING = ("standard", "notes")
 
@@ -24,7 +24,7 @@ def soft_targets(
     ``"notes"`` is the notes' convention (F0:80-84, F4:1369): (1 - e) * t + e (1 - t) / (K - 1),
     i.e. 1 - e on the class and e / (K - 1) elsewhere, as trainlab.losses names it.
     """
-    check_probability(label_smoothing, "label_smoothing")
+    check_probability("label_smoothing", label_smoothing)
     if smoothing not in SMOOTHING:
         raise ValueError(f"smoothing: expected one of {SMOOTHING}, got {smoothing!r}")
     if not isinstance(y, Tensor):

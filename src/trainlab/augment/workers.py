@@ -12,9 +12,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .rand_augment import rand_augment
+from trainlab._validate import check_int
+
+from .rand_augment import _check_args, rand_augment
 
 _MASK = (1 << 63) - 1
+
+
+def _per_channel(name: str, v: Tensor | None) -> Tensor | None:
+    """None, or a tensor of 1 or C values as (C, 1, 1) to broadcast over one (C, H, W)
+    image (a (C,) tensor would broadcast over the width instead)."""
+    if v is None:
+        return None
+    if not isinstance(v, Tensor):
+        raise TypeError(f"{name}: expected a tensor or None, got {type(v).__name__}")
+    if v.dim() > 1 and any(d != 1 for d in v.shape[1:]):
+        raise ValueError(f"{name}: expected 1 or C values, (C,) or (C, 1, 1); got {tuple(v.shape)}")
+    return v.reshape(-1, 1, 1)
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -24,7 +38,11 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 class PerImageRandAugment:
     """`transform(image, epoch, index)`: RandAugment(N, M) on one standardized (C, H, W)
-    image with a generator seeded from (seed, epoch, index)."""
+    image with a generator seeded from (seed, epoch, index).
+
+    ``mean`` and ``std`` are the standardization's, one number or one per channel ((C,) or
+    (C, 1, 1)): the image is mapped to ``image * std + mean`` (clamped to [0, 1]),
+    augmented, and standardized back with ``(out - mean) / std``."""
 
     def __init__(
         self,
@@ -36,8 +54,11 @@ class PerImageRandAugment:
         std: Tensor | None = None,
         seed: int = 0,
     ) -> None:
-        self.num_ops, self.magnitude, self.magnitude_std = num_ops, magnitude, magnitude_std
-        self.mean, self.std, self.seed = mean, std, seed
+        self.num_ops, self.magnitude, self.magnitude_std, _ = _check_args(
+            num_ops, magnitude, magnitude_std, None
+        )
+        self.mean, self.std = _per_channel("mean", mean), _per_channel("std", std)
+        self.seed = check_int("seed", seed, lo=0)
 
     def __call__(self, image: Tensor, epoch: int, index: int) -> Tensor:
         g = torch.Generator(device=image.device).manual_seed(sample_seed(self.seed, epoch, index))

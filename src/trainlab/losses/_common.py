@@ -96,20 +96,27 @@ def check_class_range(target: Tensor, num_classes: int, ignore_index: int | None
         )
 
 
-def class_weights(weight: Tensor, num_classes: int, like: Tensor) -> Tensor:
-    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device."""
+def class_weights(
+    weight: Tensor, num_classes: int, like: Tensor, *, check_finite: bool = True
+) -> Tensor:
+    """`weight` checked to be one per class, (num_classes,), in `like`'s dtype and device,
+    and (with `check_finite`, a sync) finite in that dtype: torch turns an infinite class
+    weight into a NaN loss, trainlab refuses it."""
     if weight.shape != (num_classes,):
         raise ValueError(
             f"weight must have shape ({num_classes},) (one per class); got {tuple(weight.shape)}"
         )
-    return weight.to(like)
+    w = weight.to(like)
+    if check_finite:
+        check_finite_weights(w, weight)
+    return w
 
 
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or not (value >= 0 if allow_zero else value > 0):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}={value!r}; expected a number {bound}")
+def check_finite_weights(w: Tensor, given: Tensor | None = None) -> None:
+    """ValueError unless every class weight in `w` is finite (reads values: a sync)."""
+    if not bool(torch.isfinite(w).all()):
+        shown = (w if given is None else given).tolist()
+        raise ValueError(f"weight={shown} in {w.dtype}; expected finite class weights")
 
 
 def reduce(loss: Tensor, reduction: str) -> Tensor:

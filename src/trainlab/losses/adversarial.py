@@ -33,10 +33,10 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab._validate import check_positive
 from trainlab.losses._common import (
     LossModule,
     Reduction,
-    check_positive,
     check_reduction,
     check_same_shape,
     reduce,

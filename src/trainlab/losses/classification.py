@@ -17,7 +17,9 @@ Label smoothing replaces the target by ``a + b * onehot(y)`` (or ``a + b * q``):
 
 ``reduction='mean'`` follows torch: with hard targets it divides by the summed weights of
 the non-ignored targets, with soft targets by the number of samples. When every target is
-``ignore_index`` the mean is 0 (torch returns NaN). Logits are upcast to float32 when they
+``ignore_index``, or the counted targets' weights sum to 0, the mean is 0 (torch returns
+NaN). Terms are formed and reduced in torch's order, so zero, subnormal and huge class
+weights give torch's value; non-finite class weights are refused (ValueError). Logits are upcast to float32 when they
 are float16/bfloat16; log-sum-exp keeps logits of +-1e4 finite.
 
 Binary cross-entropy works on probabilities (``binary_cross_entropy``, logs clamped at
@@ -35,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab._validate import check_in_range
 from trainlab.losses._common import (
     LossModule,
     Reduction,
@@ -42,6 +45,7 @@ from trainlab.losses._common import (
     check_broadcastable,
     check_class_range,
     check_distribution,
+    check_finite_weights,
     check_reduction,
     check_same_shape,
     class_weights,
@@ -66,8 +70,7 @@ __all__ = [
 
 def smoothing_coefficients(epsilon: float, num_classes: int, smoothing: str) -> tuple[float, float]:
     """(a, b) such that the smoothed target is ``a + b * target`` (see module docstring)."""
-    if not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"label_smoothing={epsilon!r}; expected a number in [0, 1]")
+    check_in_range("label_smoothing", epsilon, 0.0, 1.0)
     if smoothing == "standard":
         return epsilon / num_classes, 1.0 - epsilon
     if smoothing == "notes":
@@ -151,7 +154,7 @@ def cross_entropy(
     logp = F.log_softmax(upcast(input), dim=1)  # (N, K, *)
     w: Tensor | None = None  # class weights as (1, K, 1, ..., 1)
     if weight is not None:
-        weight = class_weights(weight, num_classes, logp)  # (K,)
+        weight = class_weights(weight, num_classes, logp, check_finite=check_targets)  # (K,)
         w = _class_view(weight, logp.dim())
     if target.is_floating_point():
         return _soft_cross_entropy(logp, target, w, a, b, reduction, check_targets)
@@ -164,20 +167,45 @@ def cross_entropy(
         )
     if check_targets:
         check_class_range(target, num_classes, ignore_index)
+    return _hard_cross_entropy(logp, target, ignore_index, weight, w, a, b, reduction)
+
+
+def _hard_cross_entropy(
+    logp: Tensor,
+    target: Tensor,
+    ignore_index: int,
+    weight: Tensor | None,
+    w: Tensor | None,
+    a: float,
+    b: float,
+    reduction: str,
+) -> Tensor:
+    """``b * NLL + a * smooth`` for class indices, in torch's order of operations: each
+    term is reduced (and, for 'mean', divided by the summed weights) before they are
+    added, so subnormal or huge class weights round as they do in ``F.cross_entropy``."""
     valid = target != ignore_index  # (N, *)
     t = target.long().where(valid, 0)
-    nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (N, *)
-    w_y = valid.to(logp.dtype)
+    w_y = valid.to(logp.dtype)  # (N, *) the weight of each counted target, 0 if ignored
     if weight is not None:
         w_y = w_y * weight[t]
-    loss = b * w_y * nll
+    # masked with where, not by multiplying: an ignored sample's terms may be infinite
+    # (huge weights, -inf logits) and inf * 0 would be NaN where torch gives 0
+    nll = (-w_y * logp.gather(1, t.unsqueeze(1)).squeeze(1)).where(valid, 0.0)  # (N, *)
+    smooth = None
     if a:
-        summed = -(logp * w).sum(1) if w is not None else -logp.sum(1)  # (N, *)
-        loss = loss + a * summed * valid
+        smooth = (-(logp * w).sum(1) if w is not None else -logp.sum(1)).where(valid, 0.0)
     if reduction == "mean":
-        # torch's normalizer: the summed weights of the counted targets
-        return loss.sum() / w_y.sum().clamp_min(torch.finfo(loss.dtype).tiny)
-    return reduce(loss, reduction)
+        # torch's normalizer: the summed weights of the counted targets; where they sum to
+        # 0 the mean is 0 (torch: 0/0 = NaN)
+        total = w_y.sum()
+        empty = total == 0
+        safe = torch.where(empty, 1.0, total)
+        loss = b * (nll.sum() / safe)
+        if smooth is not None:
+            loss = loss + a * (smooth.sum() / safe)
+        return torch.where(empty, 0.0, loss)
+    loss = b * reduce(nll, reduction)
+    return loss if smooth is None else loss + a * reduce(smooth, reduction)
 
 
 def _soft_cross_entropy(
@@ -195,8 +223,10 @@ def _soft_cross_entropy(
         check_distribution("soft target", q, 1)
     if a or b != 1.0:
         q = a + b * q
-    terms = q * logp if w is None else q * w * logp
-    return reduce(-terms.sum(1), reduction)  # mean over N and the extra dims, as torch
+    terms = logp * q if w is None else logp * q * w  # torch's order of products
+    if reduction == "mean":  # torch: the total over the number of samples (N and extra dims)
+        return -terms.sum() / (terms.numel() // terms.shape[1])
+    return reduce(-terms.sum(1), reduction)
 
 
 def binary_cross_entropy(
@@ -285,6 +315,8 @@ class CrossEntropyLoss(LossModule):
     ) -> None:
         super().__init__(reduction)
         smoothing_coefficients(label_smoothing, 2, smoothing)  # validate early
+        if weight is not None:  # once here, so check_targets=False still refuses inf/NaN
+            check_finite_weights(weight)
         self.register_buffer("weight", weight)
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)

@@ -28,6 +28,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_positive
 from trainlab.losses._common import (
     LossModule,
     Reduction,
@@ -51,8 +52,8 @@ __all__ = [
 def _scale(base: float | None) -> float:
     if base is None:
         return 1.0
-    if not isinstance(base, (int, float)) or base <= 0 or base == 1:
-        raise ValueError(f"base={base!r}; expected a positive number other than 1 (or None: e)")
+    if check_positive("base", base) == 1:
+        raise ValueError(f"base: expected a number > 0 other than 1 (or None: e), got {base!r}")
     return 1.0 / math.log(base)
 
 

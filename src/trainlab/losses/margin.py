@@ -24,11 +24,11 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab._validate import check_positive
 from trainlab.losses._common import (
     LossModule,
     Reduction,
     check_class_range,
-    check_positive,
     check_reduction,
     class_weights,
     prepare_pair,

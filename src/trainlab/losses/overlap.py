@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab._validate import check_positive
 from trainlab.losses._common import (
     LossModule,
     Reduction,
-    check_positive,
     check_reduction,
     class_weights,
     reduce,

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainlab.losses._common import LossModule, Reduction, check_positive, prepare_pair, reduce
+from trainlab._validate import check_positive
+from trainlab.losses._common import LossModule, Reduction, prepare_pair, reduce
 
 __all__ = [
     "HuberLoss",

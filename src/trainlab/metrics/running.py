@@ -14,9 +14,13 @@ across processes (a MAX reduction), so a process that saw no batch still takes p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
 
 
 class RunningMetrics(ABC):
@@ -105,7 +109,7 @@ class RunningMetrics(ABC):
         return int(sized[0].shape[0]) if sized else None
 
     # ---- distributed ---------------------------------------------------------------------
-    def all_reduce(self, group: object | None = None) -> None:
+    def all_reduce(self, group: ProcessGroup | None = None) -> None:
         """Sum the state over all processes of ``group`` (default: the default group).
 
         A no-op unless torch.distributed is initialized. Call it once, before ``compute``.

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_positive as check_positive  # re-export: optimizers.py
 from trainlab.optim import compiled as _compiled
 from trainlab.optim import cpu_kernels as _cpu
 from trainlab.optim import fused as _fused
@@ -57,11 +58,6 @@ def check_lr(lr: Any) -> None:
 def check_nonneg(name: str, v: Any) -> None:
     if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0.0:
         raise ValueError(f"{name}: expected a number >= 0, got {v!r}")
-
-
-def check_positive(name: str, v: Any) -> None:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0.0:
-        raise ValueError(f"{name}: expected a number > 0, got {v!r}")
 
 
 def check_unit(name: str, v: Any) -> None:

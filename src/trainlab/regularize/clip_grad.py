@@ -15,6 +15,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
+from trainlab._validate import check_nonnegative
+
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
     if isinstance(parameters, Tensor):
@@ -31,8 +33,7 @@ def clip_grad_norm(
 ) -> Tensor:
     """Scale all gradients in place so their global ``norm_type``-norm is at most
     ``max_norm``; returns the total norm before clipping (a tensor)."""
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm >= 0:
-        raise ValueError(f"max_norm: expected a number >= 0, got {max_norm!r}")
+    check_nonnegative("max_norm", max_norm)
     norm_type = float(norm_type)
     if not (norm_type > 0 or math.isinf(norm_type)):
         raise ValueError(f"norm_type: expected a positive number or inf, got {norm_type!r}")
@@ -54,9 +55,6 @@ def clip_grad_norm(
 
 def clip_grad_value(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient in place to [-clip_value, clip_value]."""
-    if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)):
-        raise ValueError(f"clip_value: expected a number >= 0, got {clip_value!r}")
-    if not clip_value >= 0:
-        raise ValueError(f"clip_value: expected a number >= 0, got {clip_value!r}")
+    check_nonnegative("clip_value", clip_value)
     for g in _grads(parameters):
         g.clamp_(min=-clip_value, max=clip_value)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from trainlab._validate import check_int, check_probability
+
 
 def _check_p(p: float) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"drop_prob: expected a probability in [0, 1], got {p!r}")
-    return float(p)
+    return check_probability("drop_prob", p)
 
 
 def drop_path(
@@ -79,8 +79,7 @@ def drop_path_rates(rate: float, depth: int, *, rule: str = "linear") -> list[fl
     dropped, the last at ``rate``). ``"paper"``: rate * l / L, l = 1..L (Huang et al.).
     """
     _check_p(rate)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth: expected an int >= 0, got {depth!r}")
+    check_int("depth", depth, lo=0)
     if rule == "linear":
         return [rate * i / (depth - 1) if depth > 1 else 0.0 for i in range(depth)]
     if rule == "paper":

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from trainlab._validate import check_in_range
+
 WARMUPS = (None, "tf", "power")
 
 
@@ -38,8 +40,7 @@ class WeightEMA:
         average_buffers: bool = False,
         device: str | torch.device | None = None,
     ) -> None:
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay <= 1:
-            raise ValueError(f"decay: expected a number in [0, 1], got {decay!r}")
+        check_in_range("decay", decay, 0.0, 1.0)
         if warmup not in WARMUPS:
             raise ValueError(f"warmup: expected one of {WARMUPS}, got {warmup!r}")
         if not warmup_gamma > 0 or not warmup_power > 0:

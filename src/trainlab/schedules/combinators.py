@@ -6,12 +6,8 @@ import bisect
 from collections.abc import Sequence
 from typing import Literal
 
-from trainlab.schedules.functions import (
-    NamedSchedule,
-    Schedule,
-    _number,
-    check_range,
-)
+from trainlab._validate import check_in_range, check_nonnegative, check_positive
+from trainlab.schedules.functions import NamedSchedule, Schedule
 
 WARMUP_KINDS = ("linear", "exponential", "constant")
 
@@ -37,8 +33,7 @@ def warmup(
     """
     if not callable(schedule):
         raise TypeError(f"schedule must be callable, got {schedule!r}")
-    if _number("steps", steps) < 0:
-        raise ValueError(f"warmup steps must be >= 0, got {steps!r}")
+    check_nonnegative("warmup steps", steps)
     if kind not in WARMUP_KINDS:
         raise ValueError(f"warmup kind must be one of {', '.join(WARMUP_KINDS)}; got {kind!r}")
     if steps == 0:
@@ -46,7 +41,7 @@ def warmup(
     if start_factor is None:
         s = {"linear": 1.0 / (steps + 1), "exponential": 0.01, "constant": 0.1}[kind]
     else:
-        s = check_range("start_factor", start_factor, 0.0, 1.0, lo_open=True)
+        s = check_in_range("start_factor", start_factor, 0.0, 1.0, lo_open=True)
     peak = schedule(0)
 
     if kind == "linear":
@@ -89,8 +84,7 @@ def join(schedules: Sequence[Schedule], milestones: Sequence[float]) -> Schedule
             f"({len(scheds)} schedules), got {len(ms)}"
         )
     for i, m in enumerate(ms):
-        if _number(f"milestones[{i}]", m) <= 0:
-            raise ValueError(f"milestones[{i}] must be > 0, got {m!r}")
+        check_positive(f"milestones[{i}]", m)
         if i and m <= ms[i - 1]:
             raise ValueError(f"milestones must increase, got {ms!r}")
     starts = [0.0, *ms]

@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from trainlab._validate import check_in_range, check_nonnegative, check_positive
+
 Schedule = Callable[[float], float]
 
 
@@ -46,30 +48,6 @@ def _spec(name: str, **params: Any) -> str:
     return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def check_positive(name: str, value: Any) -> float:
-    """`value` if it is a finite number > 0, else a ValueError/TypeError naming `name`."""
-    if _number(name, value) <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def check_range(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    """`value` if lo <= value <= hi (lo < value when `lo_open`), else a ValueError."""
-    v = _number(name, value)
-    if v > hi or v < lo or (lo_open and v == lo):
-        bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be in {bound}, got {value!r}")
-    return v
-
-
 def constant(factor: float = 1.0) -> NamedSchedule:
     """f(t) = factor (torch: a constant lr; `ConstantLR` is `join([constant(c), constant()])`)."""
     check_positive("factor", factor)
@@ -93,8 +71,7 @@ def multistep(milestones: Iterable[float], gamma: float = 0.1) -> NamedSchedule:
     """
     ms = sorted(milestones)
     for i, m in enumerate(ms):
-        if _number(f"milestones[{i}]", m) < 0:
-            raise ValueError(f"milestones must be >= 0, got {m!r}")
+        check_nonnegative(f"milestones[{i}]", m)
     check_positive("gamma", gamma)
     return NamedSchedule(
         lambda t: gamma ** bisect.bisect_right(ms, t),
@@ -124,8 +101,8 @@ def linear(
     start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_steps: float = 5
 ) -> NamedSchedule:
     """f(t) = s + (e - s) * min(t, T) / T (torch `LinearLR`; constant at e after T)."""
-    check_range("start_factor", start_factor, 0.0, math.inf)
-    check_range("end_factor", end_factor, 0.0, math.inf)
+    check_in_range("start_factor", start_factor, 0.0, math.inf)
+    check_in_range("end_factor", end_factor, 0.0, math.inf)
     check_positive("total_steps", total_steps)
     s, e, n = start_factor, end_factor, total_steps
     return NamedSchedule(
@@ -141,7 +118,7 @@ def polynomial(total_steps: float, power: float = 1.0, min_factor: float = 0.0) 
     """
     check_positive("total_steps", total_steps)
     check_positive("power", power)
-    check_range("min_factor", min_factor, 0.0, 1.0)
+    check_in_range("min_factor", min_factor, 0.0, 1.0)
     n, p, m = total_steps, power, min_factor
     if m == 0:
         fn: Callable[[float], float] = lambda t: (1.0 - min(n, t) / n) ** p  # noqa: E731
@@ -163,7 +140,7 @@ def cosine(total_steps: float, min_factor: float = 0.0) -> NamedSchedule:
     run that outlives T_max in torch silently warms up again.
     """
     check_positive("total_steps", total_steps)
-    check_range("min_factor", min_factor, 0.0, 1.0)
+    check_in_range("min_factor", min_factor, 0.0, 1.0)
     n, m = total_steps, min_factor
     return NamedSchedule(
         lambda t: cosine_value(min(t, n), n, 1.0, m),

@@ -20,7 +20,8 @@ import itertools
 import math
 from typing import Literal
 
-from trainlab.schedules.functions import NamedSchedule, _spec, check_positive, check_range
+from trainlab._validate import check_in_range, check_positive
+from trainlab.schedules.functions import NamedSchedule, _spec
 
 
 def _cos(start: float, end: float, pct: float) -> float:
@@ -59,7 +60,7 @@ def _run_phases(
 
 def _validate(total_steps: float, pct_start: float, anneal: str, three_phase: bool) -> None:
     check_positive("total_steps", total_steps)
-    check_range("pct_start", pct_start, 0.0, 1.0, lo_open=True)
+    check_in_range("pct_start", pct_start, 0.0, 1.0, lo_open=True)
     if anneal not in ("cos", "linear"):
         raise ValueError(f"anneal must be 'cos' or 'linear', got {anneal!r}")
     ends = [0.0] + [e for e, _, _ in _phases(total_steps, pct_start, three_phase, 0, 0, 0)]
@@ -80,8 +81,8 @@ def one_cycle(
 ) -> NamedSchedule:
     """One-cycle lr factor (torch `OneCycleLR` with `max_lr` = the group's lr)."""
     _validate(total_steps, pct_start, anneal, three_phase)
-    check_range("div_factor", div_factor, 1.0, math.inf)
-    check_range("final_div_factor", final_div_factor, 1.0, math.inf)
+    check_in_range("div_factor", div_factor, 1.0, math.inf)
+    check_in_range("final_div_factor", final_div_factor, 1.0, math.inf)
     lo = 1.0 / div_factor
     phases = _phases(total_steps, pct_start, three_phase, lo, 1.0, lo / final_div_factor)
     return NamedSchedule(
@@ -111,8 +112,8 @@ def one_cycle_momentum(
     Returns the momentum *value* (not a factor); pass it as `Scheduler(momentum=...)`.
     """
     _validate(total_steps, pct_start, anneal, three_phase)
-    check_range("base_momentum", base_momentum, 0.0, 1.0)
-    check_range("max_momentum", max_momentum, 0.0, 1.0)
+    check_in_range("base_momentum", base_momentum, 0.0, 1.0)
+    check_in_range("max_momentum", max_momentum, 0.0, 1.0)
     hi, lo = max_momentum, base_momentum
     if three_phase:
         phases = [

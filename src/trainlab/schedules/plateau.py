@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from trainlab.schedules.functions import Schedule, _number, check_range
+from trainlab._validate import check_in_range, check_int, check_nonnegative
+from trainlab.schedules.functions import Schedule
 
 
 class ReduceOnPlateau:
@@ -45,17 +46,14 @@ class ReduceOnPlateau:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        check_range("factor", factor, 0.0, 1.0, lo_open=True)
+        check_in_range("factor", factor, 0.0, 1.0, lo_open=True)
         if factor == 1.0:
             raise ValueError("factor must be < 1, got 1.0")
         for name, v in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
-        if _number("threshold", threshold) < 0:
-            raise ValueError(f"threshold must be >= 0, got {threshold!r}")
-        check_range("min_factor", min_factor, 0.0, 1.0)
-        if _number("eps", eps) < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
+            check_int(name, v, lo=0)
+        check_nonnegative("threshold", threshold)
+        check_in_range("min_factor", min_factor, 0.0, 1.0)
+        check_nonnegative("eps", eps)
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
         self.cooldown, self.min_factor, self.eps = cooldown, min_factor, eps

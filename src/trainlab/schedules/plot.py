@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trainlab._validate import check_int
 from trainlab.schedules.functions import Schedule
 from trainlab.schedules.plateau import ReduceOnPlateau
 
@@ -46,8 +47,7 @@ def lr_table(
     before each update; a plateau rule is drawn at factor 1 (it depends on metrics).
     """
     groups = _groups(param_groups)
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
+    check_int("total_steps", total_steps, lo=1)
     if isinstance(schedule, ReduceOnPlateau):
         schedule = schedule.base or (lambda t: 1.0)
     scheds = list(schedule) if isinstance(schedule, Sequence) else [schedule] * len(groups)

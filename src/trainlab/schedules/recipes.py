@@ -5,7 +5,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 
-from trainlab.schedules.functions import NamedSchedule, _number, _spec, check_positive
+from trainlab._validate import check_nonnegative, check_positive
+from trainlab.schedules.functions import NamedSchedule, _spec
 
 
 def inverse_sqrt(warmup_steps: int, d_model: int | None = None) -> NamedSchedule:
@@ -59,11 +60,9 @@ def resnet(
     """
     ms = sorted(milestones)
     for i, m in enumerate(ms):
-        if _number(f"milestones[{i}]", m) < 0:
-            raise ValueError(f"milestones must be >= 0, got {m!r}")
+        check_nonnegative(f"milestones[{i}]", m)
     check_positive("gamma", gamma)
-    if _number("warmup_steps", warmup_steps) < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
+    check_nonnegative("warmup_steps", warmup_steps)
     check_positive("warmup_factor", warmup_factor)
     if ms and warmup_steps > ms[0]:
         raise ValueError(

@@ -21,13 +21,8 @@ from __future__ import annotations
 
 import math
 
-from trainlab.schedules.functions import (
-    NamedSchedule,
-    _spec,
-    check_positive,
-    check_range,
-    cosine_value,
-)
+from trainlab._validate import check_in_range, check_positive
+from trainlab.schedules.functions import NamedSchedule, _spec, cosine_value
 
 
 def cycle_of(t: float, t0: float, t_mult: float) -> tuple[int, float, float]:
@@ -60,9 +55,9 @@ def cosine_restarts(
         min_factor: the floor m every cycle anneals to.
     """
     check_positive("t0", t0)
-    check_range("t_mult", t_mult, 1.0, math.inf)
-    check_range("peak_decay", peak_decay, 0.0, 1.0, lo_open=True)
-    check_range("min_factor", min_factor, 0.0, 1.0)
+    check_in_range("t_mult", t_mult, 1.0, math.inf)
+    check_in_range("peak_decay", peak_decay, 0.0, 1.0, lo_open=True)
+    check_in_range("min_factor", min_factor, 0.0, 1.0)
 
     def f(t: float) -> float:
         if t < t0:  # torch's first cycle: T_cur = t, no division
@@ -87,7 +82,7 @@ def cosine_restarts(
 def restart_points(t0: float, t_mult: float, until: float) -> list[float]:
     """The starts S_1, S_2, ... of every restart before `until` (for tests and plots)."""
     check_positive("t0", t0)
-    check_range("t_mult", t_mult, 1.0, math.inf)
+    check_in_range("t_mult", t_mult, 1.0, math.inf)
     points, start, length = [], t0, t0
     while start < until:
         points.append(start)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from trainlab._validate import check_int
 from trainlab.schedules.functions import Schedule, constant
 from trainlab.schedules.plateau import ReduceOnPlateau
 
@@ -72,12 +73,8 @@ class Scheduler:
         for i, s in enumerate(schedules):
             if not callable(s):
                 raise TypeError(f"schedule[{i}] must be callable, got {s!r}")
-        if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, int)
-            or steps_per_epoch < 1
-        ):
-            raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
+        if steps_per_epoch is not None:
+            check_int("steps_per_epoch", steps_per_epoch, lo=1)
         if momentum is not None and not callable(momentum):
             raise TypeError(f"momentum must be a schedule (callable), got {momentum!r}")
         self.optimizer = optimizer
