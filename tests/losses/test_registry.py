@@ -226,7 +226,7 @@ def test_config_args_and_terms_reach_the_losses() -> None:
         (lambda: create_loss("huber", "regression", args={"delta": "big"}),
          "loss 'huber': argument delta='big'; expected a finite number"),
         (lambda: create_loss("huber", "regression", args={"delta": 0}),
-         "loss 'huber': delta=0.0; expected a number > 0"),
+         "loss 'huber': delta: expected a number > 0, got 0.0"),
         (lambda: create_loss("cross_entropy", "classification", num_classes=3,
                              args={"class_weight": [1, 2]}),
          "class_weight has 2 weights but the data has 3 classes"),
