@@ -242,15 +242,6 @@ def test_adapt_stride(size: int, standard: int, min_out: int, expected: int) -> 
     assert adapt_stride(size, standard, min_out) == expected
 
 
-def test_pointwise_linear_equals_1x1_conv() -> None:
-    from trainlab.models.layers import PointwiseLinear
-
-    pw = PointwiseLinear(6, 10)
-    x = torch.randn(2, 6, 3, 4)
-    ref = F.conv2d(x, pw.weight, pw.bias)
-    torch.testing.assert_close(pw(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), ref)
-
-
 @settings(max_examples=30, deadline=None)
 @given(p=st.floats(0.0, 0.95), seed=st.integers(0, 2**31 - 1))
 def test_drop_path_each_sample_is_zero_or_rescaled(p: float, seed: int) -> None:

@@ -25,7 +25,7 @@ from trainlab.models.layers.drop import (
     split_by_stage,
     stage_drop_path_rates,
 )
-from trainlab.models.layers.mlp import Mlp, PointwiseLinear
+from trainlab.models.layers.mlp import Mlp
 from trainlab.models.layers.norm import LayerNorm2d, layer_norm_2d
 from trainlab.models.layers.stem import PatchEmbed, adapt_stride, patchify
 
@@ -41,7 +41,6 @@ __all__ = [
     "Mlp",
     "MultiHeadSelfAttention",
     "PatchEmbed",
-    "PointwiseLinear",
     "TransformerBlock",
     "adapt_stride",
     "attention",
