@@ -89,13 +89,13 @@ class Case:
         loss.backward()
         self.opt.step()
 
-    def time_steps(self, n: int) -> float:
+    def time_steps(self, n: int, clock=time.perf_counter) -> float:
         _sync(self.device)
-        t = time.perf_counter()
+        t = clock()
         for _ in range(n):
             self.step()
         _sync(self.device)
-        return (time.perf_counter() - t) / n
+        return (clock() - t) / n
 
     def flops_per_step(self) -> int:
         counter = FlopCounterMode(display=False)
@@ -106,16 +106,18 @@ class Case:
         return counter.get_total_flops()
 
 
-def matmul_seconds(device: torch.device, n: int = 2048, iters: int = 5) -> float:
+def matmul_seconds(
+    device: torch.device, n: int = 2048, iters: int = 5, clock=time.perf_counter
+) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     a @ b
     _sync(device)
-    t = time.perf_counter()
+    t = clock()
     for _ in range(iters):
         a @ b
     _sync(device)
-    return (time.perf_counter() - t) / iters
+    return (clock() - t) / iters
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="time timm's same architecture beside trainlab's when timm imports")  # fmt: skip
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch default)")
     ap.add_argument("--seed", type=int, default=0, help="weights, batch and the order of cases")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: process CPU time, which on a shared machine leaves out the time "
+                    "other processes hold the cores (meaningful with --threads 1 on CPU)")  # fmt: skip
     args = ap.parse_args(argv)
     layouts = [x for x in args.layouts.split(",") if x]
     for x in layouts:
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
           f"batch {args.batch} x {args.shape}, float32, AdamW(fused), "
-          f"median of {args.repeats} x {args.steps} steps; reference: {timm_note}")  # fmt: skip
+          f"median of {args.repeats} x {args.steps} steps, {args.clock} clock; reference: {timm_note}")  # fmt: skip
     cases: list[Case] = []
     skipped: dict[str, str] = {}
     for n in names:
@@ -172,10 +177,11 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[tuple[str, bool], list[float]] = {(c.label, c.channels_last): [] for c in cases}
     mm: list[float] = []
     order = random.Random(args.seed)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for _ in range(args.repeats):  # interleaved rounds, in a new order each round
-        mm.append(matmul_seconds(device))
+        mm.append(matmul_seconds(device, clock=clock))
         for c in order.sample(cases, len(cases)):
-            times[(c.label, c.channels_last)].append(c.time_steps(args.steps))
+            times[(c.label, c.channels_last)].append(c.time_steps(args.steps, clock))
     med = {k: statistics.median(v) for k, v in times.items()}
     peak = 2 * 2048**3 / statistics.median(mm)
     print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (median)")

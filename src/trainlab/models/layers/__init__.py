@@ -10,6 +10,7 @@ from trainlab.models.layers.blocks import BasicBlock, Bottleneck, ConvNeXtBlock,
 from trainlab.models.layers.conv import (
     ConvNormAct,
     DepthwiseSeparableConv,
+    SameConv2d,
     conv_nd,
     conv_norm_act,
     conv_params,
@@ -17,6 +18,7 @@ from trainlab.models.layers.conv import (
     grouped_conv,
     make_act,
     make_norm,
+    same_conv2d,
 )
 from trainlab.models.layers.drop import (
     DropPath,
@@ -41,6 +43,7 @@ __all__ = [
     "Mlp",
     "MultiHeadSelfAttention",
     "PatchEmbed",
+    "SameConv2d",
     "TransformerBlock",
     "adapt_stride",
     "attention",
@@ -56,6 +59,7 @@ __all__ = [
     "make_act",
     "make_norm",
     "patchify",
+    "same_conv2d",
     "split_by_stage",
     "stage_drop_path_rates",
 ]

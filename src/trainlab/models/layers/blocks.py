@@ -18,7 +18,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from trainlab.models.layers.conv import conv_nd, make_act, make_norm
+from trainlab.models.layers.conv import SameConv2d, conv_nd, make_act, make_norm
 from trainlab.models.layers.drop import DropPath
 from trainlab.models.layers.mlp import Mlp
 from trainlab.models.layers.norm import LayerNorm2d
@@ -147,7 +147,7 @@ class ConvNeXtBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.conv_mlp = conv_mlp
-        self.conv_dw = conv_nd(dim, dim, kernel_size, groups=dim, bias=True)
+        self.conv_dw = SameConv2d(dim, dim, kernel_size, groups=dim)  # cropped on small maps
         # over C of (B, C, H, W) with conv_mlp, of (B, H, W, C) without
         self.norm = LayerNorm2d(dim) if conv_mlp else nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(mlp_ratio * dim), use_conv=conv_mlp)
