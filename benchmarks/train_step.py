@@ -2,7 +2,8 @@
 
     python -m benchmarks.train_step [--models resnet18,convnext_atto,vit_tiny,cnn]
                                     [--batch 32] [--shape 3x64x64] [--repeats 7] [--device cpu]
-                                    [--threads 2] [--timm auto|off]
+                                    [--threads 2] [--timm auto|off] [--clock wall|cpu]
+                                    [--layouts contiguous,channels_last]
 
 For each model, contiguous (NCHW) and channels_last layouts are timed in the same process,
 interleaved round by round after a warm-up; the table gives medians over the repeats,
@@ -12,14 +13,15 @@ MFU). A step's FLOPs are counted once with torch.utils.flop_counter over forward
 backward (2 FLOPs per multiply-add; elementwise and normalization ops are not counted).
 Float32 throughout; on CUDA (when present or `--device cuda`) the same, with synchronization.
 With timm importable (an optional comparison library, never a dependency: `source
-../shared/tools/peer-env.sh` first, see its header), each model that timm also has is timmed
+../shared/tools/peer-env.sh` first, see its header), each model that timm also has is timed
 beside timm's, built with the same classes and loaded with the *same weights* (trainlab keeps
 timm's state_dict layout), and the table adds timm's ms/step and the samples/s ratio
 trainlab / timm. Models timm lacks, or whose timm state_dict does not fit at this input
 shape, show "-". The order of the cases is shuffled every round (seeded), so no case always
 runs after the same neighbour.
-On a shared, oversubscribed CPU use `--threads 1`: OpenMP barriers waiting for a
-descheduled second thread made 2-thread figures swing up to 10x between runs.
+On a shared, oversubscribed CPU use `--threads 1 --clock cpu`: OpenMP barriers waiting for a
+descheduled second thread made 2-thread figures swing up to 10x between runs, and with one
+thread the process CPU time leaves out the time other processes held the core.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +92,7 @@ class Case:
         loss.backward()
         self.opt.step()
 
-    def time_steps(self, n: int, clock=time.perf_counter) -> float:
+    def time_steps(self, n: int, clock: Callable[[], float] = time.perf_counter) -> float:
         _sync(self.device)
         t = clock()
         for _ in range(n):
@@ -107,7 +110,10 @@ class Case:
 
 
 def matmul_seconds(
-    device: torch.device, n: int = 2048, iters: int = 5, clock=time.perf_counter
+    device: torch.device,
+    n: int = 2048,
+    iters: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
