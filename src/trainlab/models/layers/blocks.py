@@ -70,10 +70,12 @@ class BasicBlock(nn.Module):
         nn.init.zeros_(cast(Tensor, self.bn2.weight))
 
     def forward(self, x: Tensor) -> Tensor:
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        # the shortcut after the branch (as timm), so its output is not alive during it; the
+        # sum in place into the branch's fresh output, which no backward needs (BN saves its input)
         shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.act1(self.bn1(self.conv1(x)))
-        x = self.bn2(self.conv2(x))
-        return self.act2(self.drop_path(x).add_(shortcut))  # in place: BN's output is not saved
+        return self.act2(self.drop_path(y).add_(shortcut))
 
 
 class Bottleneck(nn.Module):
@@ -117,11 +119,11 @@ class Bottleneck(nn.Module):
         nn.init.zeros_(cast(Tensor, self.bn3.weight))
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.act1(self.bn1(self.conv1(x)))
-        x = self.act2(self.bn2(self.conv2(x)))
-        x = self.bn3(self.conv3(x))
-        return self.act3(self.drop_path(x).add_(shortcut))
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.act2(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        shortcut = x if self.downsample is None else self.downsample(x)  # as in BasicBlock
+        return self.act3(self.drop_path(y).add_(shortcut))
 
 
 class ConvNeXtBlock(nn.Module):
