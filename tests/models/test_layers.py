@@ -245,15 +245,6 @@ def test_adapt_stride(size: int, standard: int, min_out: int, expected: int) -> 
     assert adapt_stride(size, standard, min_out) == expected
 
 
-def test_pointwise_linear_equals_1x1_conv() -> None:
-    from trainlab.models.layers import PointwiseLinear
-
-    pw = PointwiseLinear(6, 10)
-    x = torch.randn(2, 6, 3, 4)
-    ref = F.conv2d(x, pw.weight, pw.bias)
-    torch.testing.assert_close(pw(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), ref)
-
-
 @settings(max_examples=30, deadline=None)
 @given(p=st.floats(0.0, 0.95), seed=st.integers(0, 2**31 - 1))
 def test_drop_path_each_sample_is_zero_or_rescaled(p: float, seed: int) -> None:
@@ -262,3 +253,45 @@ def test_drop_path_each_sample_is_zero_or_rescaled(p: float, seed: int) -> None:
     y = drop_path(x, p, training=True, generator=torch.Generator().manual_seed(seed))
     for xi, yi in zip(x, y, strict=True):
         assert torch.all(yi == 0) or torch.allclose(yi, xi / (1 - p))
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (2, 2), (2, 5), (3, 1), (4, 4), (9, 9)])
+@pytest.mark.parametrize("groups", [1, 6])
+def test_same_conv2d_equals_padded_conv_with_gradients(k: int, h: int, w: int, groups: int) -> None:
+    """Cropping only drops taps that multiply zero padding: same output, same gradients
+    (zero on the cropped-off taps). float64, so any difference above 1e-12 is a real one."""
+    from trainlab.models.layers import same_conv2d
+
+    g = torch.Generator().manual_seed(k * 100 + h * 10 + w)
+    x = torch.randn(2, 6, h, w, generator=g, dtype=torch.float64).requires_grad_()
+    wt = torch.randn(12, 6 // groups, k, k, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(12, generator=g, dtype=torch.float64).requires_grad_()
+    gy = torch.randn(2, 12, h, w, generator=g, dtype=torch.float64)
+    out = same_conv2d(x, wt, b, groups)
+    grads = torch.autograd.grad(out, (x, wt, b), gy)
+    ref = F.conv2d(x, wt, b, padding=k // 2, groups=groups)
+    ref_grads = torch.autograd.grad(ref, (x, wt, b), gy)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    for a, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
+
+
+def test_same_conv2d_crops_only_unreachable_taps(monkeypatch) -> None:
+    """A 7x7 on a 2x2 map keeps its central 3x3 (offsets -1..1); on 4x4 and up, all 7x7."""
+    from trainlab.models.layers import SameConv2d
+
+    conv = SameConv2d(4, 4, 7, groups=4)
+    seen: list[tuple[int, ...]] = []
+    conv2d = F.conv2d
+
+    def spy(x, weight, *args, **kwargs):
+        seen.append(tuple(weight.shape[-2:]))
+        return conv2d(x, weight, *args, **kwargs)
+
+    monkeypatch.setattr(F, "conv2d", spy)  # the module's F is torch.nn.functional
+    assert conv(torch.randn(1, 4, 2, 2)).shape == (1, 4, 2, 2)
+    assert conv(torch.randn(1, 4, 4, 4)).shape == (1, 4, 4, 4)
+    assert conv(torch.randn(1, 4, 1, 3)).shape == (1, 4, 1, 3)
+    assert seen == [(3, 3), (7, 7), (1, 5)]
+    assert dict(conv.named_parameters()).keys() == {"weight", "bias"}  # nn.Conv2d's keys

@@ -25,10 +25,8 @@ def image_shape(model: str, in_shape: Sequence[int], min_side: int = 1) -> tuple
 
 def trunc_normal_init(module: nn.Module, std: float = 0.02) -> None:
     """timm's ViT/ConvNeXt init: truncated normal(std) weights, zero biases for conv/linear."""
-    from trainlab.models.layers.mlp import PointwiseLinear
-
     for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, PointwiseLinear)):
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

@@ -10,7 +10,9 @@ the classifier is initialized trunc-normal(0.02) times `head_init_scale`.
 State-dict keys follow timm's `convnext.py` (`stem.0`, `stages.1.downsample.1`,
 `stages.0.blocks.0.conv_dw`, `...mlp.fc1`, `...gamma`, `head.norm`, `head.fc`); like timm,
 the atto/femto/pico/nano variants use 1x1-conv MLPs (`conv_mlp=True`), tiny/small/base
-linear ones. convnext_tiny has 28,589,128 parameters for 1000 classes and 4.47 G
+linear ones, each computed as timm computes it (outputs equal timm's to float32 rounding;
+tests/models/test_timm_reference.py). The depthwise 7x7 is cropped to the taps that can reach
+a small map (`SameConv2d`: a 3x3 on the 2x2 last stage of a 64 px input), the same function. convnext_tiny has 28,589,128 parameters for 1000 classes and 4.47 G
 multiply-adds at 224x224 (tests).
 
 Small inputs: the stem's patch size (4, 2 or 1) is the largest leaving >= 16 pixels per side

@@ -10,6 +10,7 @@ from trainlab.models.layers.blocks import BasicBlock, Bottleneck, ConvNeXtBlock,
 from trainlab.models.layers.conv import (
     ConvNormAct,
     DepthwiseSeparableConv,
+    SameConv2d,
     conv_nd,
     conv_norm_act,
     conv_params,
@@ -17,6 +18,7 @@ from trainlab.models.layers.conv import (
     grouped_conv,
     make_act,
     make_norm,
+    same_conv2d,
 )
 from trainlab.models.layers.drop import (
     DropPath,
@@ -25,7 +27,7 @@ from trainlab.models.layers.drop import (
     split_by_stage,
     stage_drop_path_rates,
 )
-from trainlab.models.layers.mlp import Mlp, PointwiseLinear
+from trainlab.models.layers.mlp import Mlp
 from trainlab.models.layers.norm import LayerNorm2d, layer_norm_2d
 from trainlab.models.layers.stem import PatchEmbed, adapt_stride, patchify
 
@@ -41,7 +43,7 @@ __all__ = [
     "Mlp",
     "MultiHeadSelfAttention",
     "PatchEmbed",
-    "PointwiseLinear",
+    "SameConv2d",
     "TransformerBlock",
     "adapt_stride",
     "attention",
@@ -57,6 +59,7 @@ __all__ = [
     "make_act",
     "make_norm",
     "patchify",
+    "same_conv2d",
     "split_by_stage",
     "stage_drop_path_rates",
 ]

@@ -18,9 +18,10 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from trainlab.models.layers.conv import conv_nd, make_act, make_norm
+from trainlab.models.layers.conv import SameConv2d, conv_nd, make_act, make_norm
 from trainlab.models.layers.drop import DropPath
 from trainlab.models.layers.mlp import Mlp
+from trainlab.models.layers.norm import LayerNorm2d
 
 
 def _drop_path(p: float) -> nn.Module:
@@ -69,10 +70,12 @@ class BasicBlock(nn.Module):
         nn.init.zeros_(cast(Tensor, self.bn2.weight))
 
     def forward(self, x: Tensor) -> Tensor:
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        # the shortcut after the branch (as timm), so its output is not alive during it; the
+        # sum in place into the branch's fresh output, which no backward needs (BN saves its input)
         shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.act1(self.bn1(self.conv1(x)))
-        x = self.bn2(self.conv2(x))
-        return self.act2(self.drop_path(x) + shortcut)
+        return self.act2(self.drop_path(y).add_(shortcut))
 
 
 class Bottleneck(nn.Module):
@@ -116,20 +119,22 @@ class Bottleneck(nn.Module):
         nn.init.zeros_(cast(Tensor, self.bn3.weight))
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.act1(self.bn1(self.conv1(x)))
-        x = self.act2(self.bn2(self.conv2(x)))
-        x = self.bn3(self.conv3(x))
-        return self.act3(self.drop_path(x) + shortcut)
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.act2(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        shortcut = x if self.downsample is None else self.downsample(x)  # as in BasicBlock
+        return self.act3(self.drop_path(y).add_(shortcut))
 
 
 class ConvNeXtBlock(nn.Module):
     """dw 7x7 -> LayerNorm -> Linear(C, 4C) -> GELU -> Linear(4C, C) -> layer scale -> drop path.
 
-    The norm and MLP run channels-last, `(B, H, W, C)`, where both are plain row-wise ops.
-    `conv_mlp` only chooses how the MLP weights are stored: `(4C, C)` as `nn.Linear`
-    (timm's ConvNeXt-T/S/B) or `(4C, C, 1, 1)` as 1x1-conv kernels (timm's
-    atto/femto/pico/nano, `conv_mlp=True`), so checkpoints of either layout load.
+    The two forms of timm's `ConvNeXtBlock`, with its parameter names and shapes:
+    `conv_mlp=False` (ConvNeXt-T/S/B) permutes to `(B, H, W, C)` and runs `nn.LayerNorm` and
+    `nn.Linear` layers `(4C, C)` there; `conv_mlp=True` (atto/femto/pico/nano) stays in
+    `(B, C, H, W)`: `LayerNorm2d` (a free view on channels_last activations) and 1x1 convs
+    `(4C, C, 1, 1)`. Both compute the same function. The residual sum is made in place
+    (as timm's ResNet does) into the branch's fresh output, which no backward needs.
     """
 
     def __init__(
@@ -143,8 +148,10 @@ class ConvNeXtBlock(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
-        self.conv_dw = conv_nd(dim, dim, kernel_size, groups=dim, bias=True)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)  # over C of (B, H, W, C)
+        self.conv_mlp = conv_mlp
+        self.conv_dw = SameConv2d(dim, dim, kernel_size, groups=dim)  # cropped on small maps
+        # over C of (B, C, H, W) with conv_mlp, of (B, H, W, C) without
+        self.norm = LayerNorm2d(dim) if conv_mlp else nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(mlp_ratio * dim), use_conv=conv_mlp)
         self.gamma = (
             nn.Parameter(torch.full((dim,), float(ls_init_value)))
@@ -156,7 +163,10 @@ class ConvNeXtBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, C, H, W)
         shortcut = x
         x = self.conv_dw(x)
-        x = self.mlp(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)  # via (B, H, W, C)
+        if self.conv_mlp:
+            x = self.mlp(self.norm(x))
+        else:
+            x = self.mlp(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)  # via (B, H, W, C)
         if self.gamma is not None:
             x = x * self.gamma.view(1, -1, 1, 1)
-        return self.drop_path(x) + shortcut
+        return self.drop_path(x).add_(shortcut)
