@@ -1,6 +1,7 @@
 """Overhead of trainlab's training loop against the notes' hand-written loop (F4 section 6).
 
-Both train the same model architecture (same initial weights) with the same optimizer,
+Both train the same model architecture (same initial weights) with the same optimizer
+(trainlab's AdamW with the config's parameter groups, so only the loop differs),
 on the same batches of the same data, one epoch at a time, interleaved in one process
 after warm-up. The hand-written loop is the notes' six steps with their `.item()`
 bookkeeping; trainlab's loop adds the schedule step, on-device metric sums and the stop
@@ -30,6 +31,7 @@ from torch.utils.data import TensorDataset
 from trainlab.data import load_dataset
 from trainlab.recipes import load_config
 from trainlab.train import Trainer
+from trainlab.train.build import build_optimizer_from_config
 from trainlab.train.progress import ConsoleReporter
 
 
@@ -79,9 +81,8 @@ def _pair(config_overrides: list[str], data, **hand) -> tuple[Trainer, dict]:
     config = load_config(overrides=config_overrides)
     trainer = Trainer(config, data)
     ref_model = copy.deepcopy(trainer.model)
-    ref_opt = torch.optim.AdamW(
-        ref_model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
-    )
+    # the same optimizer (trainlab's AdamW, same groups) on both sides: only the loop differs
+    ref_opt = build_optimizer_from_config(config, ref_model)
     loader, criterion = trainer.train_loader, nn.CrossEntropyLoss()
     return trainer, {
         "hand-written": lambda e: hand_written_epoch(

@@ -184,6 +184,13 @@ def _hard_cross_entropy(
     term is reduced (and, for 'mean', divided by the summed weights) before they are
     added, so subnormal or huge class weights round as they do in ``F.cross_entropy``."""
     valid = target != ignore_index  # (N, *)
+    if weight is None and not a and b == 1.0:
+        # the plain case, the hot one in training: torch's NLL kernel (one autograd node
+        # instead of five); the mean over the counted targets, 0 where none is (torch: NaN)
+        if reduction != "mean":
+            return F.nll_loss(logp, target.long(), ignore_index=ignore_index, reduction=reduction)
+        total = F.nll_loss(logp, target.long(), ignore_index=ignore_index, reduction="sum")
+        return total / valid.sum().clamp_min(1)
     t = target.long().where(valid, 0)
     w_y = valid.to(logp.dtype)  # (N, *) the weight of each counted target, 0 if ignored
     if weight is not None:

@@ -56,6 +56,10 @@ class ClassificationMetrics(RunningMetrics):
 
     def _allocate(self, size: int) -> None:
         super()._allocate(size)
+        if not self.detailed:  # the short set needs two counts, not a K x K matrix
+            self.state["correct"] = self._zeros(dtype=torch.int64)
+            self.state["counted"] = self._zeros(dtype=torch.int64)
+            return
         self.state["confusion"] = self._zeros(size, size, dtype=torch.int64)
         if self.detailed:
             self.state["topk_hits"] = self._zeros(len(self.topk), dtype=torch.int64)
@@ -92,6 +96,11 @@ class ClassificationMetrics(RunningMetrics):
         keep = t != self.ignore_index  # (M,)
         t = t.where(keep, 0)
         pred = logits.argmax(1)
+        if not self.detailed:
+            self.state["correct"] += ((pred == t) & keep).sum()
+            self.state["counted"] += keep.sum()
+            self._add_loss(loss, n_batch)
+            return
         accumulate_confusion(self.state["confusion"], pred, t, keep)
         if self.detailed:
             hits = [
@@ -109,17 +118,20 @@ class ClassificationMetrics(RunningMetrics):
         """The accumulated (K, K) confusion matrix (rows: true class, columns: predicted)."""
         if not self.allocated:
             raise ValueError("no batch was added yet, so the number of classes is unknown")
+        if not self.detailed:
+            raise ValueError("the confusion matrix is kept with detailed=True only")
         return self.state["confusion"].cpu()
 
     def compute(self) -> dict[str, float]:
         out = {"loss": self._per_sample("loss_sum")}
         if not self.allocated:
             return out | {"acc": 0.0}
+        if not self.detailed:
+            out["acc"] = float(self.state["correct"]) / max(float(self.state["counted"]), 1.0)
+            return out
         cm = self.state["confusion"]
         n = max(float(cm.sum()), 1.0)
         out["acc"] = float(cm.diagonal().sum()) / n
-        if not self.detailed:
-            return out
         for kk, hits in zip(self.topk, self.state["topk_hits"].tolist(), strict=True):
             if kk < cm.shape[0]:
                 out[f"top{kk}_acc"] = hits / n

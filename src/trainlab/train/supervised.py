@@ -126,7 +126,7 @@ class SupervisedTask(Task):
             step.backward(loss)  # backward (gradients were zeroed by the engine)
             step.update()  # clip, optimizer step, schedule step, EMA
         self._train_metrics.update(out.detach(), y, data_loss.detach())
-        step.log("loss", data_loss)
+        step.log("loss", data_loss, epoch=False)  # the epoch's loss is the train metrics'
         if self.l1 > 0 and step.syncs:
             step.log("l1_sparsity", _sparsity(self._l1_params))
 

@@ -192,7 +192,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0  # training wall time over all sessions of this run
         self.stop_reason: str | None = None
-        self._logged: dict[str, list[Tensor]] = {}  # name -> [sum, count] this epoch
+        self._logged: dict[str, list[Any]] = {}  # name -> [sum tensor, count] this epoch
         self._best_state: dict[str, Any] | None = None
         self._stop = False
 
@@ -366,12 +366,13 @@ class Trainer:
         return out
 
     def _accumulate(self, logged: dict[str, Tensor]) -> None:
+        """Epoch sums of the logged scalars, on their device (no host sync)."""
         for name, value in logged.items():
-            if name not in self._logged:
-                self._logged[name] = [torch.zeros((), dtype=torch.float64, device=value.device),
-                                      torch.zeros((), dtype=torch.int64)]  # fmt: skip
-            acc = self._logged[name]
-            acc[0] += value.to(acc[0].device, torch.float64)
+            acc = self._logged.get(name)
+            if acc is None:
+                acc = self._logged[name] = [torch.zeros((), dtype=torch.float64,
+                                                        device=value.device), 0]  # fmt: skip
+            acc[0] += value
             acc[1] += 1
 
     def _lrs(self, attr: str = "last_lr") -> dict[str, float]:
@@ -579,7 +580,7 @@ class Trainer:
             "train_metrics": self.train_metrics.state_dict()
             if self.train_metrics is not None
             else None,
-            "logged": {k: [v[0].cpu(), v[1].clone()] for k, v in self._logged.items()},
+            "logged": {k: [v[0].cpu(), int(v[1])] for k, v in self._logged.items()},
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
@@ -601,7 +602,7 @@ class Trainer:
         self.step = int(state["step"])
         if self.train_metrics is not None and state["train_metrics"] is not None:
             self.train_metrics.load_state_dict(state["train_metrics"])
-        self._logged = {k: [v[0].to(self.device), v[1].clone()] for k, v in state["logged"].items()}
+        self._logged = {k: [v[0].to(self.device), int(v[1])] for k, v in state["logged"].items()}
         self.best = dict(state["best"])
         self.history = list(state["history"])
         self.elapsed = float(state["elapsed"])
