@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -155,7 +155,7 @@ class Trainer:
         for m in self.task.modules.values():
             m.to(device)
             if config.train.channels_last:
-                m.to(memory_format=torch.channels_last)
+                cast(Any, m).to(memory_format=torch.channels_last)  # not in every torch's stubs
         self.updates_per_epoch = -(-len(self.train_loader) // config.train.accumulate)
         self.updaters = self._build_updaters()
         self._apply_freezing(0)
