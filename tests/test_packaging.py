@@ -41,7 +41,10 @@ def test_lint_tools_pinned_alike_in_dev_ci_and_pre_commit() -> None:
     ci_pins = dict(re.findall(r"\b(ruff|mypy)==([0-9][^\s\"']*)", ci))
     assert ci_pins == {"ruff": dev["ruff"], "mypy": dev["mypy"]}
     assert re.search(r"^mypy$", ci, re.M)  # the type check runs
-    assert ci.rstrip("\n").splitlines()[-1] == 'pip install -e ".[dev]" && python -m pytest'
+    # the last line runs the README's test command, verbatim
+    command = ci.rstrip("\n").splitlines()[-1]
+    assert command.startswith('pip install -e ".[dev]" && python -m pytest')
+    assert f"\n{command}\n" in (ROOT / "README.md").read_text()
     hooks = (ROOT / ".pre-commit-config.yaml").read_text()
     assert f"ruff=={dev['ruff']}" in hooks and f"mypy=={dev['mypy']}" in hooks
     for command in ("entry: ruff check .", "entry: ruff format --check .", "entry: mypy"):
