@@ -1,4 +1,6 @@
-"""Shared test helpers: run the CLI as a user would, in a subprocess."""
+"""Shared test helpers: run the CLI as a user would, in a subprocess; and the hypothesis
+profile (derandomized, no deadline: the suite draws the same examples on every run and
+never depends on wall-clock time)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("trainlab", derandomize=True, deadline=None)
+settings.load_profile("trainlab")
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
