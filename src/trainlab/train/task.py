@@ -27,6 +27,7 @@ Extra state (a Fisher matrix, a replay buffer, a generator's seed) goes through
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from trainlab.metrics import RunningMetrics
+from trainlab.train.build import build_model
 
 if TYPE_CHECKING:
     from trainlab.data import DataBundle
@@ -75,15 +77,13 @@ class TaskContext:
 
     def create_model(self, name: str | None = None, **args: Any) -> nn.Module:
         """The registered model `name` (default: the config's) for this data."""
-        from trainlab.train.build import build_model
-
         d = self.data
         return build_model(
             self.config, d.num_outputs, d.in_shape, task=d.task, name=name, extra_args=args
         )
 
 
-class Task:
+class Task(ABC):
     """Base class of training tasks; subclasses set `self.modules` in `setup`.
 
     `modules` maps names to every `nn.Module` of the task: the engine moves them to the
@@ -109,13 +109,13 @@ class Task:
         return {"main": OptimizerSpec(module, ema=True)}
 
     # ------------------------------------------------------------------ the maths
+    @abstractmethod
     def training_step(self, batch: Any, step: Step) -> None:
         """One batch: forward, `step.backward(loss)`, `step.update(name)`, `step.log(...)`."""
-        raise NotImplementedError(f"{type(self).__name__} must define training_step")
 
+    @abstractmethod
     def validation_step(self, batch: Any, metrics: RunningMetrics) -> None:
         """Add one evaluation batch to `metrics` (run under no_grad, modules in eval mode)."""
-        raise NotImplementedError(f"{type(self).__name__} must define validation_step")
 
     def metrics(self, device: torch.device, *, detailed: bool = False) -> RunningMetrics:
         """Fresh evaluation metrics; `detailed` for the final test report."""
