@@ -97,7 +97,7 @@ class Task(ABC):
         self.modules: dict[str, nn.Module] = {}
 
     # ------------------------------------------------------------------ building
-    def setup(self, ctx: TaskContext) -> None:
+    def setup(self, ctx: TaskContext) -> None:  # noqa: B027 (an optional hook)
         """Build the modules (and losses, buffers) for `ctx.data` on `ctx.device`."""
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
@@ -129,7 +129,7 @@ class Task(ABC):
         return None
 
     # ------------------------------------------------------------------ hooks
-    def on_epoch_start(self, epoch: int) -> None:
+    def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 (an optional hook)
         """Called before the first batch of `epoch` (0-based), also on resume."""
 
     def save_test_plots(self, metrics: RunningMetrics, plots: Any) -> dict[str, str]:
@@ -142,7 +142,7 @@ class Task(ABC):
         """Extra state to checkpoint (plain types and tensors); modules are saved apart."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (an optional hook)
         """Restore what `state_dict` returned."""
 
     def batch_size(self, batch: Any) -> int:
