@@ -24,6 +24,23 @@ def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
     return [p.grad for p in parameters if p.grad is not None]
 
 
+def _total_norm(grads: list[Tensor], norm_type: float) -> Tensor:
+    norm_type = float(norm_type)
+    if not (norm_type > 0 or math.isinf(norm_type)):
+        raise ValueError(f"norm_type: expected a positive number or inf, got {norm_type!r}")
+    if not grads:
+        return torch.tensor(0.0)
+    device = grads[0].device
+    norms = [torch.linalg.vector_norm(g, norm_type).to(device) for g in grads]
+    return torch.linalg.vector_norm(torch.stack(norms), norm_type)
+
+
+def grad_norm(parameters: Iterable[Tensor] | Tensor, norm_type: float = 2.0) -> Tensor:
+    """The global ``norm_type``-norm of the gradients (what ``clip_grad_norm`` returns),
+    without clipping."""
+    return _total_norm(_grads(parameters), norm_type)
+
+
 def clip_grad_norm(
     parameters: Iterable[Tensor] | Tensor,
     max_norm: float,
@@ -34,15 +51,10 @@ def clip_grad_norm(
     """Scale all gradients in place so their global ``norm_type``-norm is at most
     ``max_norm``; returns the total norm before clipping (a tensor)."""
     check_nonnegative("max_norm", max_norm)
-    norm_type = float(norm_type)
-    if not (norm_type > 0 or math.isinf(norm_type)):
-        raise ValueError(f"norm_type: expected a positive number or inf, got {norm_type!r}")
     grads = _grads(parameters)
+    total = _total_norm(grads, norm_type)
     if not grads:
-        return torch.tensor(0.0)
-    device = grads[0].device
-    norms = [torch.linalg.vector_norm(g, norm_type).to(device) for g in grads]
-    total = torch.linalg.vector_norm(torch.stack(norms), norm_type)
+        return total
     if error_if_nonfinite and not bool(torch.isfinite(total)):
         raise RuntimeError(
             f"the total norm of order {norm_type} of the gradients is non-finite ({total.item()})"

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from trainlab.errors import ConfigError
-from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value
+from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value, grad_norm
 from trainlab.schedules import Scheduler
 
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
@@ -141,7 +141,6 @@ class Step:
         self._want_norm = want_grad_norm
         self.logged: dict[str, Tensor] = {}
         self.step_only: set[str] = set()
-        self.stepped: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ helpers
     def _updater(self, name: str | None) -> Updater:
@@ -207,7 +206,6 @@ class Step:
                 "loss: pass step.update(closure=...)"
             )
         if not self.syncs:
-            self.stepped[upd.name] = False
             return False
         params = upd.params()
         scaler = upd.scaler
@@ -219,7 +217,7 @@ class Step:
         if self._clip.norm > 0:
             norm = clip_grad_norm(params, self._clip.norm)
         elif self._want_norm:
-            norm = _grad_norm(params)
+            norm = grad_norm(params)
         if norm is not None:
             key = "grad_norm" if len(self._updaters) == 1 else f"grad_norm_{upd.name}"
             self.log(key, norm, epoch=False)
@@ -230,7 +228,7 @@ class Step:
             scaler.update()
             stepped = not scaler.get_scale() < before  # the scale drops only on a skip
         else:
-            upd.optimizer.step(closure) if closure is not None else upd.optimizer.step()  # type: ignore[arg-type]
+            upd.optimizer.step(closure)  # type: ignore[arg-type]  # None: no closure
             stepped = True
         if stepped:
             upd.updates += 1
@@ -241,7 +239,6 @@ class Step:
         else:
             upd.skipped += 1
         upd.zero_grad()
-        self.stepped[upd.name] = stepped
         return stepped
 
     def zero_grad(self, name: str | None = None) -> None:
@@ -262,15 +259,6 @@ class Step:
         else:
             value = torch.tensor(float(value))
         self.logged[name] = value
-
-
-@torch.no_grad()
-def _grad_norm(params: list[Tensor]) -> Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
 
 
 @contextlib.contextmanager
