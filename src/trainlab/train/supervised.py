@@ -67,18 +67,18 @@ class SupervisedTask(Task):
         self.target_scale = data.target_scale
         self.ignore_index = data.ignore_index if data.ignore_index is not None else -100
         model = self._model if self._model is not None else ctx.create_model()
-        self.modules = {"model": model.to(ctx.device)}
+        self.modules = {"model": model}  # the engine moves it to the device
         self.augment = build_augment(config, data, batch_randaugment=ctx.batch_randaugment)
         mixes = self.augment is not None and self.augment.mixes
         if self._loss is not None:
             self.loss_fn = self.train_loss_fn = self._loss
         else:
-            self.loss_fn = _config_loss(config, data, ctx.device)
+            self.loss_fn = _config_loss(config, data)
             # Mixup/CutMix soft targets already carry the label smoothing: apply it once
-            smoothed = _config_loss(config, data, ctx.device, True) if mixes else None
-            self.train_loss_fn = smoothed if smoothed is not None else self.loss_fn
-        if isinstance(self.loss_fn, nn.Module):
-            self.loss_fn.to(ctx.device)
+            self.train_loss_fn = _config_loss(config, data, True) if mixes else self.loss_fn
+        for fn in (self.loss_fn, self.train_loss_fn):
+            if isinstance(fn, nn.Module):
+                fn.to(ctx.device)  # class weights, pos_weight
         self.l1 = config.regularize.l1
         self.channels_last = config.train.channels_last
         self._l1_params = [p for p in model.parameters() if p.ndim >= 2]
@@ -166,14 +166,12 @@ class SupervisedTask(Task):
             self.augment.load_state_dict(state["augment"])
 
 
-def _config_loss(
-    config: Any, data: Any, device: torch.device, soft_targets_smoothed: bool = False
-) -> nn.Module:
+def _config_loss(config: Any, data: Any, soft_targets_smoothed: bool = False) -> nn.Module:
     from trainlab.losses import loss_from_config
 
     num_classes = data.num_outputs if data.task != "regression" else None
     try:
-        loss = loss_from_config(
+        return loss_from_config(
             config,
             data.task,
             num_classes,
@@ -182,7 +180,6 @@ def _config_loss(
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    return loss.to(device)
 
 
 def _l1_norm(params: Sequence[Tensor]) -> Tensor:
