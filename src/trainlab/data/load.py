@@ -25,7 +25,7 @@ from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.digits import EMBEDDED
 from trainlab.data.image_folder import ImageFolderDataset, load_image_folder
 from trainlab.data.lazy import SplitView, check_npy_finite, train_stats, views
-from trainlab.data.normalize import channel_stats, standardize
+from trainlab.data.normalize import channel_stats, identity_stats, standardize
 from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
 from trainlab.data.npz import check_finite, explicit_splits, load_npz
 from trainlab.data.split import split_indices
@@ -87,10 +87,6 @@ def _check_finite(x: np.ndarray | Dataset, source: object, name: str) -> None:
         check_finite(x, source, name)
 
 
-def _identity_stats(shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-    return torch.zeros((shape[0],) + (1,) * (len(shape) - 1)), torch.ones(1)
-
-
 def _take(x: np.ndarray | Dataset, idx: np.ndarray) -> Any:
     """Rows `idx` of an array, or a lazy `(dataset, idx)` pair for a Dataset."""
     return x[idx] if isinstance(x, np.ndarray) else (x, idx)
@@ -128,7 +124,7 @@ def _in_memory(
 ) -> tuple[dict[str, Split], Tensor, Tensor, tuple[int, ...]]:
     xs = {s: torch.as_tensor(x, dtype=torch.float32) for s, (x, _) in parts.items()}
     shape = tuple(xs["train"].shape[1:])
-    mean, std = channel_stats(xs["train"]) if normalize else _identity_stats(shape)
+    mean, std = channel_stats(xs["train"]) if normalize else identity_stats(shape)
     return {s: Split(standardize(xs[s], mean, std), targets[s]) for s in xs}, mean, std, shape
 
 
@@ -147,7 +143,7 @@ def _lazy(
         chosen = idx if idx is not None else np.arange(len(base))
         mean, std = train_stats(base, chosen, stats_samples=stats_samples, seed=seed)
     else:
-        mean, std = _identity_stats(shape)
+        mean, std = identity_stats(shape)
     return views({s: (*lazy[s], targets[s]) for s in lazy}, mean, std), mean, std, shape
 
 

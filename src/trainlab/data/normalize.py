@@ -60,5 +60,10 @@ def channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return stats.result()
 
 
+def identity_stats(shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Mean 0 and std 1 for samples of `shape` (data used as given, not standardized)."""
+    return torch.zeros((shape[0],) + (1,) * (len(shape) - 1)), torch.ones(1)
+
+
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     return (x - mean) / std

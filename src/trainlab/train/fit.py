@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from trainlab.data import DataBundle, Split
+from trainlab.data import DataBundle, Split, check_sample
+from trainlab.data.normalize import identity_stats
 from trainlab.recipes import load_config
 from trainlab.recipes.load import deep_merge, set_path
 from trainlab.train.callbacks import Callback
@@ -91,17 +92,15 @@ def _first_sample(split: Split | Dataset) -> tuple[Tensor, Tensor]:
     if isinstance(split, Split):
         return split.x[0], split.y[0]
     sample = split[0]
-    if not (isinstance(sample, tuple | list) and len(sample) == 2):
-        raise TypeError(
-            f"{type(split).__name__}[0]: expected an (x, y) pair, got {type(sample).__name__}"
-        )
-    x, y = (torch.as_tensor(v) for v in sample)
-    if not x.is_floating_point():
-        raise TypeError(f"{type(split).__name__}[0]: x must be floating point, got {x.dtype}")
-    return x, y
+    check_sample(sample, split, 0)
+    x, y = sample
+    return torch.as_tensor(x), torch.as_tensor(y)
 
 
 def _task_of(y: Tensor) -> str:
+    """The task of one sample's target (not `trainlab.data.infer_task`, which reads a whole
+    file's `y` and calls (N, C) floats multi-label: here a float vector is a multi-output
+    regression, as the model passed in produces it)."""
     if y.is_floating_point():
         return "regression"
     if y.ndim == 2:
@@ -129,8 +128,7 @@ def _bundle(train: Any, val: Any, test: Any, model: nn.Module | None) -> DataBun
             model.train(was)
     else:
         raise ValueError("train: a Dataset of classes needs a model to tell the class count")
-    channels = x0.shape[0] if x0.ndim >= 2 else 1
-    shape = (channels,) + (1,) * (x0.ndim - 1) if x0.ndim >= 2 else (1,)
+    mean, std = identity_stats(tuple(x0.shape) or (1,))  # user data is used as given
     return DataBundle(
         train=tr,
         val=va,
@@ -140,8 +138,8 @@ def _bundle(train: Any, val: Any, test: Any, model: nn.Module | None) -> DataBun
         in_shape=tuple(x0.shape),
         class_names=None,
         source=type(train).__name__,
-        input_mean=torch.zeros(shape),
-        input_std=torch.ones(shape),
+        input_mean=mean,
+        input_std=std,
     )
 
 
