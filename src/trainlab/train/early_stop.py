@@ -17,6 +17,15 @@ from trainlab.errors import ConfigError
 _LOWER = ("loss", "rmse", "mae", "ece", "error", "err", "nll", "perplexity", "fid")
 
 
+def check_monitor(key: str, monitor: str, names: list[str]) -> None:
+    """ConfigError unless `monitor` (config key `key`) is one of the validation `names`."""
+    if monitor not in names:
+        raise ConfigError(
+            f"{key} = {monitor!r}: expected a validation metric of this task, one of "
+            f"{', '.join(names)}"
+        )
+
+
 def lower_is_better(metric: str) -> bool:
     name = metric.lower()
     return any(name == k or name.endswith(f"_{k}") or name.startswith(k) for k in _LOWER)
@@ -35,11 +44,8 @@ class EarlyStopping:
         names: list[str] | None = None,
         primary: tuple[str, bool] | None = None,
     ) -> None:
-        if names is not None and monitor not in names:
-            raise ConfigError(
-                f"early_stop.monitor = {monitor!r}: expected a validation metric of this task, "
-                f"one of {', '.join(names)}"
-            )
+        if names is not None:
+            check_monitor("early_stop.monitor", monitor, names)
         if mode == "auto":
             if primary is not None and monitor == primary[0]:
                 mode = "max" if primary[1] else "min"

@@ -33,6 +33,7 @@ from trainlab.optim import LBFGS, freeze, unfreeze
 from trainlab.recipes.schema import Config
 from trainlab.schedules import Scheduler
 from trainlab.train.build import (
+    build_augment,
     build_ema,
     build_optimizer_from_config,
     build_schedule,
@@ -42,7 +43,7 @@ from trainlab.train.build import (
 )
 from trainlab.train.callbacks import Callback
 from trainlab.train.checkpoint import load_checkpoint, save_checkpoint
-from trainlab.train.early_stop import EarlyStopping
+from trainlab.train.early_stop import EarlyStopping, check_monitor
 from trainlab.train.logger import StepLogger
 from trainlab.train.plots import plot_curves
 from trainlab.train.registry import create_task
@@ -140,11 +141,9 @@ class Trainer:
                 f"({data.meta()['sizes'][0]} samples), so an epoch has no step"
             )
         in_memory = isinstance(self.train_split, Split)
-        self.placement = resolve_placement(config, data, device, placement) if in_memory else None
-        if self.placement is not None:
-            log.info("%s", self.placement)
-        self.worker_transform = build_worker_transform(config, data, self.placement)
-        self.train_loader.transform = self.worker_transform
+        self._set_placement(
+            resolve_placement(config, data, device, placement) if in_memory else None
+        )
         self.task = task if task is not None else create_task(config.task.name, **config.task.args)
         if not isinstance(self.task, Task):
             raise TypeError(f"task: expected a trainlab.train.Task, got {type(self.task).__name__}")
@@ -168,17 +167,15 @@ class Trainer:
             config.regularize.clip_grad_value, config.regularize.clip_grad_norm
         )
         self._probe = self.task.metrics(device)  # what the task's metrics are called
-        names = list(self._probe.compute() or {}) or [self._probe.primary, "loss"]
-        for upd in self.updaters.values():
-            if upd.scheduler is not None and upd.scheduler.plateau is not None:
-                self._check_metric("sched.monitor", config.sched.monitor, names)
+        probe = self._probe
+        names = list(probe.compute() or {}) or [probe.primary, "loss"]
+        if any(u.scheduler is not None and u.scheduler.plateau for u in self.updaters.values()):
+            check_monitor("sched.monitor", config.sched.monitor, names)
         es = config.early_stop
         self.early_stop = None
         if es.patience > 0:
-            probe = self._probe
-            monitor = es.monitor or probe.primary
             self.early_stop = EarlyStopping(
-                monitor,
+                es.monitor or probe.primary,
                 es.patience,
                 min_delta=es.min_delta,
                 mode=es.mode,
@@ -195,14 +192,6 @@ class Trainer:
         self._logged: dict[str, list[Any]] = {}  # name -> [sum tensor, count] this epoch
         self._best_state: dict[str, Any] | None = None
         self._stop = False
-
-    @staticmethod
-    def _check_metric(key: str, monitor: str, names: list[str]) -> None:
-        if monitor not in names:
-            raise ConfigError(
-                f"{key} = {monitor!r}: expected a validation metric of this task, one of "
-                f"{', '.join(names)}"
-            )
 
     def _build_updaters(self) -> dict[str, Updater]:
         config, a = self.config, self.config.train.accumulate
@@ -251,19 +240,19 @@ class Trainer:
     def _apply_freezing(self, epoch: int) -> None:
         """Frozen modules at the start of `epoch`: `optim.freeze` minus every
         `optim.unfreeze` entry of an epoch <= `epoch` (a function of the epoch, so resuming
-        restores it)."""
+        restores it). Applied when the run is built, when it is resumed, and when an
+        epoch of `optim.unfreeze` starts: the only times the frozen set changes."""
         o = self.config.optim
         if not o.freeze and not o.unfreeze:
             return
         for m in self.task.modules.values():
-            if o.freeze and not freeze(m, o.freeze) and epoch == 0:
+            if o.freeze and not freeze(m, o.freeze):
                 raise ConfigError(
                     f"optim.freeze = {o.freeze}: no module name matches; names look like "
                     + ", ".join(n for n, _ in list(m.named_children())[:6])
                 )
-            for e in sorted(o.unfreeze):
-                if e <= epoch:
-                    unfreeze(m, None if o.unfreeze[e] == ["*"] else o.unfreeze[e])
+            for at in sorted(k for k in o.unfreeze if k <= epoch):
+                unfreeze(m, o.unfreeze[at])  # ['*'] matches every module name
 
     # ----------------------------------------------------------------------- access
     @property
@@ -333,13 +322,14 @@ class Trainer:
             if step.micro == 0:
                 for upd in self.updaters.values():
                     upd.zero_grad()
-            t0 = time.perf_counter() if self.compile_seconds is None else 0.0
+            first_compiled = self.config.train.compile and self.compile_seconds is None
+            t0 = time.perf_counter()
             with precision.autocast():
                 task.training_step(batch, step)
-            if self.config.train.compile and self.compile_seconds is None:
+            if first_compiled:
                 self.compile_seconds = time.perf_counter() - t0
                 log.info("compiled in %.1f s (first step)", self.compile_seconds)
-            self._accumulate({k: v for k, v in step.logged.items() if k not in step.step_only})
+            self._accumulate(step)
             size = task.batch_size(batch)
             seen += size
             self.batch_in_epoch += 1
@@ -365,9 +355,11 @@ class Trainer:
                 out[name] = float(total) / max(float(count), 1.0)
         return out
 
-    def _accumulate(self, logged: dict[str, Tensor]) -> None:
-        """Epoch sums of the logged scalars, on their device (no host sync)."""
-        for name, value in logged.items():
+    def _accumulate(self, step: Step) -> None:
+        """Epoch sums of the scalars `step` logged for the epoch, on their device (no sync)."""
+        for name, value in step.logged.items():
+            if name in step.step_only:
+                continue
             acc = self._logged.get(name)
             if acc is None:
                 acc = self._logged[name] = [torch.zeros((), dtype=torch.float64,
@@ -375,10 +367,11 @@ class Trainer:
             acc[0] += value
             acc[1] += 1
 
-    def _lrs(self, attr: str = "last_lr") -> dict[str, float]:
+    def _lrs(self) -> dict[str, float]:
+        """The lr of each optimizer's latest update ('lr' when there is one optimizer)."""
         if len(self.updaters) == 1:
-            return {"lr": float(getattr(self.main, attr))}
-        return {f"lr_{k}": float(getattr(u, attr)) for k, u in self.updaters.items()}
+            return {"lr": self.main.last_lr}
+        return {f"lr_{k}": u.last_lr for k, u in self.updaters.items()}
 
     def _log_step(self, epoch: int, step: Step, rate: float) -> None:
         row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step} | self._lrs()
@@ -387,7 +380,7 @@ class Trainer:
         self._step_logger.write(row)
 
     def evaluate(
-        self, split: Any, *, detailed: bool = False, modules_note: str = ""
+        self, split: Any, *, detailed: bool = False
     ) -> tuple[dict[str, float], RunningMetrics]:
         """Metrics of the task's modules on `split` (eval mode, no gradients, autocast)."""
         loader = self._loader(split, self.config.data.eval_batch_size)
@@ -435,7 +428,8 @@ class Trainer:
             if self.train_metrics is not None:
                 self.train_metrics.reset()
             self._logged = {}
-        self._apply_freezing(epoch)
+        if start == 0 and epoch in self.config.optim.unfreeze:
+            self._apply_freezing(epoch)
         self.task.on_epoch_start(epoch)
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
@@ -498,14 +492,18 @@ class Trainer:
     def _module_states(self) -> dict[str, Any]:
         return {k: m.state_dict() for k, m in self.task.modules.items()}
 
+    def _copy_states(self) -> dict[str, Any]:
+        """A copy of every module's weights (not views that later updates change)."""
+        return {
+            k: {n: t.detach().clone() for n, t in sd.items()}
+            for k, sd in self._module_states().items()
+        }
+
     def _save_best(self) -> None:
         if self.run:
             self.save(self.run.best)
         else:  # no run directory: keep the best weights in memory
-            self._best_state = {
-                k: {n: t.detach().clone() for n, t in sd.items()}
-                for k, sd in self._module_states().items()
-            }
+            self._best_state = self._copy_states()
 
     def _load_modules(self, states: dict[str, Any]) -> None:
         for k, m in self.task.modules.items():
@@ -521,8 +519,7 @@ class Trainer:
             best = self._best_state
         if best is not None:
             if not self.restore_best:
-                last = {k: {n: t.clone() for n, t in sd.items()}
-                        for k, sd in self._module_states().items()}  # fmt: skip
+                last = self._copy_states()
             self._load_modules(best)
         test: dict[str, float] = {}
         plots: dict[str, str] = {}
@@ -610,14 +607,19 @@ class Trainer:
         if self.early_stop is not None and state["early_stop"] is not None:
             self.early_stop.load_state_dict(state["early_stop"])
         self.scope.restore(state["rng"])
+        self._apply_freezing(self.epoch)
+
+    def _set_placement(self, placement: PlacementChoice | None) -> None:
+        """Where RandAugment runs: per image in the training loader's workers, or batched."""
+        self.placement = placement
+        if placement is not None:
+            log.info("%s", placement)
+        self.worker_transform = build_worker_transform(self.config, self.data, placement)
+        self.train_loader.transform = self.worker_transform
 
     def _replace_placement(self, placement: PlacementChoice) -> None:
         """Rebuild the augmentation for a recorded RandAugment placement (before training)."""
-        from trainlab.train.build import build_augment
-
-        self.placement = placement
-        self.worker_transform = build_worker_transform(self.config, self.data, placement)
-        self.train_loader.transform = self.worker_transform
+        self._set_placement(placement)
         if hasattr(self.task, "augment"):
             self.task.augment = build_augment(
                 self.config, self.data, batch_randaugment=self.worker_transform is None
