@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +42,14 @@ class StepLogger:
         """Drop rows after `step` (a resumed run rewrites them exactly)."""
         if self.path is None or not self.path.is_file():
             return
-        text = self.path.read_text(encoding="utf-8")
         if self.fmt == "jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            rows = [json.loads(line) for line in lines if line.strip()]
             kept = [r for r in rows if r["step"] <= step]
             self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
             return
-        reader = csv.DictReader(io.StringIO(text))
-        self._fields = list(reader.fieldnames or [])
-        kept_rows = [r for r in reader if int(r["step"]) <= step]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=self._fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(kept_rows)
-        self.path.write_text(buf.getvalue(), encoding="utf-8")
+        self._fields = _header(self.path)
+        self._rewrite(self._fields, lambda r: int(r["step"]) <= step)
 
     def write(self, row: dict[str, Any]) -> None:
         if self._tb is not None:
@@ -72,22 +67,25 @@ class StepLogger:
             self._fields = list(row) if new else _header(self.path)
         extra = [k for k in row if k not in self._fields]
         if extra:  # a value appeared (e.g. a grad norm after clipping was turned on)
-            self._rewrite_with(self._fields + extra)
+            self._fields = self._fields + extra
+            self._rewrite(self._fields)
         with self.path.open("a", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self._fields, lineterminator="\n")
             if new:
                 writer.writeheader()
             writer.writerow(row)
 
-    def _rewrite_with(self, fields: list[str]) -> None:
+    def _rewrite(
+        self, fields: list[str], keep: Callable[[dict[str, str]], bool] | None = None
+    ) -> None:
+        """Rewrite the csv with columns `fields`, keeping the rows `keep` accepts."""
         assert self.path is not None
-        rows = list(csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))))
+        rows = csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8")))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(r for r in rows if keep is None or keep(r))
         self.path.write_text(buf.getvalue(), encoding="utf-8")
-        self._fields = fields
 
     def epoch(self, row: dict[str, Any]) -> None:
         if self._tb is None:
