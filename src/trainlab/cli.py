@@ -148,11 +148,6 @@ def _print_summary(console: Any, title: str, metrics: dict[str, float], extra: d
     console.print(table)
 
 
-def _plots_note(summary: dict) -> dict[str, str]:
-    """The test pictures the task wrote (e.g. the confusion matrix)."""
-    return dict(summary.get("plots") or {})
-
-
 def _load_run(run_dir: str) -> tuple[Any, Any]:
     from trainlab.recipes import validate
     from trainlab.train import RunDir
@@ -183,7 +178,7 @@ def _fit(trainer: Any, console: Any) -> int:
         "test (best checkpoint, epoch {})".format(summary["best_epoch"]),
         {f"test_{k}": v for k, v in summary["test"].items()},
         {"train time": f"{summary['train_seconds']:.1f} s", "run directory": summary["run_dir"]}
-        | _plots_note(summary),
+        | dict(summary.get("plots") or {}),  # the task's test pictures
     )
     return 0
 
