@@ -8,20 +8,12 @@ a YAML file and `--set key=value` overrides into one validated `Config`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-
-def _one_of(value: str, names: Sequence[str], what: str) -> str:
-    if value not in names:
-        raise ValueError(f"unknown {what}; expected one of " + ", ".join(names))
-    return value
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+from trainlab.recipes.section import Section as _Section
+from trainlab.recipes.section import one_of as _one_of
 
 
 class DataConfig(_Section):
