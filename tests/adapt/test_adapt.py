@@ -1,0 +1,79 @@
+"""The gradient reversal layer, the lambda schedule, domain shifts and the DANN task."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainlab.adapt import GradientReversal, apply_shift, dann_lambda, grad_reverse
+from trainlab.cli import main
+
+
+def test_gradient_reversal_is_identity_forward_and_minus_lambda_backward() -> None:
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, dtype=torch.float64)
+    y = grad_reverse(x, 0.7)
+    assert torch.equal(y, x)
+    (y * w).sum().backward()
+    torch.testing.assert_close(x.grad, -0.7 * w, rtol=0, atol=0)
+    layer = GradientReversal(2.0)
+    x.grad = None
+    layer(x).sum().backward()
+    assert torch.equal(x.grad, torch.full_like(x, -2.0))
+    with pytest.raises(ValueError, match="lambda must be >= 0"):
+        GradientReversal(-1.0)
+
+
+def test_lambda_schedule_of_ganin() -> None:
+    assert dann_lambda(0.0) == 0.0
+    assert dann_lambda(1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    assert dann_lambda(0.5) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+    assert dann_lambda(2.0) == dann_lambda(1.0)  # progress is clipped
+    vals = [dann_lambda(p / 10) for p in range(11)]
+    assert vals == sorted(vals)
+
+
+def test_shifts() -> None:
+    x = torch.rand(5, 1, 8, 8)
+    inv = apply_shift(x, "invert")
+    torch.testing.assert_close(inv, x.min() + x.max() - x)
+    torch.testing.assert_close(apply_shift(inv, "invert"), x)
+    rot = apply_shift(x, "rotate", degrees=0.0)
+    torch.testing.assert_close(rot, x, atol=1e-6, rtol=0)
+    turned = apply_shift(x, "rotate", degrees=90.0)
+    torch.testing.assert_close(
+        turned[:, :, 1:-1, 1:-1], torch.rot90(x, 1, (2, 3))[:, :, 1:-1, 1:-1], atol=1e-5, rtol=0
+    )
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert torch.equal(apply_shift(x, "noise", generator=g1), apply_shift(x, "noise", generator=g2))
+    with pytest.raises(ValueError, match="shift 'blur'"):
+        apply_shift(x, "blur")
+
+
+def _dann(tmp_path: Path, name: str, *extra: str) -> int:
+    argv = ["train", "--runs-dir", str(tmp_path), "--name", name, "--no-progress", "--model", "mlp"]
+    argv += ["--set", "task.name=dann", "--set", "adapt.shift=invert", "--set", "train.epochs=2"]
+    for kv in extra:
+        argv += ["--set", kv]
+    return main(argv)
+
+
+@pytest.mark.slow
+def test_dann_run_reports_target_accuracy_and_the_embedding(tmp_path: Path) -> None:
+    import json
+
+    assert _dann(tmp_path, "d") == 0
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert {"acc", "target_acc"} <= set(summary["test"])
+    assert summary["test"]["acc"] > 0.8  # the source task is learnt in two epochs
+    assert (tmp_path / "d" / "plots" / "embedding.png").stat().st_size > 5000
+
+
+def test_dann_config_errors(tmp_path: Path, capsys) -> None:
+    assert _dann(tmp_path, "e", "adapt.shift=null") == 2
+    assert "adapt.target" in capsys.readouterr().err
+    assert _dann(tmp_path, "f", "adapt.target=x.npz") == 2
+    assert "not both" in capsys.readouterr().err
