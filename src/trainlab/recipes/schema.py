@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from trainlab.recipes.schema_adapt import AdaptConfig
+from trainlab.recipes.schema_rl import RLConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -426,3 +427,4 @@ class Config(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
     adapt: AdaptConfig = Field(default_factory=AdaptConfig)
+    rl: RLConfig = Field(default_factory=RLConfig)

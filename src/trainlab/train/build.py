@@ -30,7 +30,13 @@ from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
 
 def build_data(config: Config) -> DataBundle:
-    """The config's dataset, split with the run's seed and normalized."""
+    """The config's dataset, split with the run's seed and normalized (or the task's own
+    data, `Task.build_data`)."""
+    from trainlab.train.registry import task_class
+
+    own = task_class(config.task.name).build_data(config)
+    if own is not None:
+        return own
     d = config.data
     return load_dataset(
         d.source,

@@ -89,7 +89,8 @@ def _update_digest(h: Any, obj: Any) -> None:
     elif isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        if t.numel():  # (an empty tensor may have stride 0, which .view refuses)
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     else:
         h.update(repr(obj).encode())
 

@@ -26,6 +26,7 @@ T = TypeVar("T", bound="type[Task]")
 _BUILTIN = {
     "supervised": "trainlab.train.supervised:SupervisedTask",
     "dann": "trainlab.adapt.dann:DANNTask",
+    "rl": "trainlab.rl.task:RLTask",
 }
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"

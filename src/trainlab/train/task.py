@@ -97,6 +97,12 @@ class Task(ABC):
         self.modules: dict[str, nn.Module] = {}
 
     # ------------------------------------------------------------------ building
+    @classmethod
+    def build_data(cls, config: Config) -> DataBundle | None:
+        """The task's own data (reinforcement learning: one item per update, the rollouts
+        are made by the task), or None: the config's dataset (`data.source`)."""
+        return None
+
     def setup(self, ctx: TaskContext) -> None:  # noqa: B027 (an optional hook)
         """Build the modules (and losses, buffers) for `ctx.data` on `ctx.device`."""
 
