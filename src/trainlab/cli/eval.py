@@ -32,13 +32,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         split, where = build_data(config).test, f"{config.data.source} (test split)"
     else:
         target = args.target or config.data.target
-        split = load_for_eval(
-            args.data,
-            meta,
-            target=target,
-            image_size=config.data.image_size,
-            layout=config.data.layout,
-        )
+        split = load_for_eval(args.data, meta, target=target)
         where = args.data
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
     model.load_state_dict(state["modules"]["model"])
