@@ -69,7 +69,7 @@ def _rate_arg(
     )
 
 
-def build_model(
+def model_spec(
     config: Config,
     num_outputs: int,
     in_shape: tuple[int, ...],
@@ -77,8 +77,10 @@ def build_model(
     task: str = "classification",
     name: str | None = None,
     extra_args: dict[str, Any] | None = None,
-) -> nn.Module:
-    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+) -> tuple[str, dict[str, Any]]:
+    """(zoo name, keyword arguments) of the config's model: `create_model(name, **args)`
+    builds it (what `trainlab export` records so the model can be rebuilt without trainlab's
+    config)."""
     name = name or model_name(config, task)
     args = dict(config.model.args) | dict(extra_args or {})
     r = config.regularize
@@ -91,8 +93,24 @@ def build_model(
         _rate_arg(
             name, "regularize.dropout", r.dropout, args, "has no dropout", "dropout", "drop_rate"
         )
+    return name, {"num_classes": num_outputs, "in_shape": tuple(in_shape), **args}
+
+
+def build_model(
+    config: Config,
+    num_outputs: int,
+    in_shape: tuple[int, ...],
+    *,
+    task: str = "classification",
+    name: str | None = None,
+    extra_args: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+    name, args = model_spec(
+        config, num_outputs, in_shape, task=task, name=name, extra_args=extra_args
+    )
     try:
-        return create_model(name, num_classes=num_outputs, in_shape=in_shape, **args)
+        return create_model(name, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model = {name!r} with args {config.model.args}: {e}") from None
 
