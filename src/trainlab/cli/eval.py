@@ -28,17 +28,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = run.best if run.best.is_file() else run.last
     state = load_checkpoint(path)
     meta = state["data"]
+    data = build_data(config) if args.data is None or config.task.name != "supervised" else None
     if args.data is None:
-        split, where = build_data(config).test, f"{config.data.source} (test split)"
+        assert data is not None
+        split, where = data.test, f"{config.data.source} (test split)"
     else:
         target = args.target or config.data.target
         split = load_for_eval(args.data, meta, target=target)
         where = args.data
+    if split is None:
+        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
+    title = f"{path.name} (epoch {state['epoch']}) on {where}"
+    if config.task.name != "supervised":
+        return _eval_task(config, data, state, split, title)
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
     model.load_state_dict(state["modules"]["model"])
     png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
-    if split is None:
-        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
     metrics = evaluate(
         model,
         split,
@@ -49,8 +54,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         detailed=True,
         confusion_png=png,
     )
-    title = f"{path.name} (epoch {state['epoch']}) on {where}"
     samples = len(split)  # type: ignore[arg-type]
     extra = {"samples": samples} | ({"confusion matrix": str(png)} if png else {})
     print_summary(console(), title, metrics, extra)
+    return 0
+
+
+def _eval_task(config: Any, data: Any, state: dict[str, Any], split: Any, title: str) -> int:
+    """Any other engine task: its own metrics (`Task.validation_step` / `Task.metrics`) of
+    the checkpoint's modules, computed by the engine exactly as in training."""
+    from trainlab.train import Trainer
+
+    trainer = Trainer(config, data)
+    trainer.load_state_dict(state)
+    metrics, _ = trainer.evaluate(split, detailed=True)
+    print_summary(console(), title, metrics, {"samples": len(split), "task": config.task.name})
     return 0
