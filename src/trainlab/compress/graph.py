@@ -128,7 +128,7 @@ def trace(model: nn.Module) -> fx.GraphModule:
     except Exception as e:  # fx raises many types for untraceable Python
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UnsupportedModel(
-            f"{type(model).__name__}: torch.fx cannot trace it ({first})"
+            f"{type(model).__name__}: structured pruning needs a torch.fx trace, which fails ({first})"
         ) from None
     return fx.GraphModule(model, graph)
 
