@@ -160,7 +160,11 @@ def test_bn_importance_removes_the_channels_with_zero_scale() -> None:
     with torch.no_grad():
         bn.weight[dead] = 0.0
     plan = plan_channels(model, x, 0.5, "bn")
-    first = next(k for g, k in zip(plan.groups, plan.keep, strict=True) if ("norm", "features.0.bn") in g.members)
+    first = next(
+        k
+        for g, k in zip(plan.groups, plan.keep, strict=True)
+        if ("norm", "features.0.bn") in g.members
+    )
     assert torch.equal(first, torch.arange(1, 32, 2))
 
 
@@ -169,7 +173,11 @@ def test_l1_importance_keeps_the_largest_filters() -> None:
     conv = model.features[0].conv
     norms = conv.weight.detach().abs().sum(dim=(1, 2, 3))
     plan = plan_channels(model, x, 0.25, "l1")
-    first = next(k for g, k in zip(plan.groups, plan.keep, strict=True) if ("out", "features.0.conv") in g.members)
+    first = next(
+        k
+        for g, k in zip(plan.groups, plan.keep, strict=True)
+        if ("out", "features.0.conv") in g.members
+    )
     assert torch.equal(first, torch.sort(torch.topk(norms, 24).indices).values)
 
 
