@@ -4,6 +4,7 @@ run trained with `task.name=early_exit`, over a sweep of confidence thresholds."
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from trainlab.cli._common import console, load_run
 from trainlab.errors import CheckpointError, ConfigError
@@ -46,7 +47,7 @@ def early_exit_eval(args: argparse.Namespace) -> int:
     flops = exit_flops(net, in_shape)
     points = sweep(outputs, y, flops, default_thresholds(criterion), criterion)
     full_acc = float((outputs[-1].argmax(-1) == y).double().mean())
-    rows = [{"threshold": "none (last exit)", "acc": full_acc, "avg_flops": flops[-1],
+    rows: list[dict[str, Any]] = [{"threshold": "none (last exit)", "acc": full_acc, "avg_flops": flops[-1],
              "flops_saved": 0.0, **{f"exit{k}": float(k == len(flops) - 1) for k in range(len(flops))}}]  # fmt: skip
     for p in points:
         rows.append({"threshold": p.threshold, "acc": p.accuracy, "avg_flops": round(p.avg_flops, 1),

@@ -150,10 +150,10 @@ def channel_groups(
     finally:
         model.train(was)
     spaces = _Spaces()
-    info: dict[fx.Node, tuple[int, int] | None] = {}  # node -> (space, channel axis)
+    info: dict[fx.Node, Any] = {}  # node -> (space, channel axis) or None
     modules = dict(gm.named_modules())
 
-    def shape(n: Any) -> tuple[int, ...] | None:
+    def shape(n: Any) -> Any:  # tuple[int, ...] | None
         meta = n.meta.get("tensor_meta") if isinstance(n, fx.Node) else None
         return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
 
@@ -194,7 +194,7 @@ def _inp(node: fx.Node, info: dict) -> tuple[int, int] | None:
     return info.get(first) if isinstance(first, fx.Node) else None
 
 
-def _module(node, m, info, spaces, shape, unknown) -> None:
+def _module(node: Any, m: Any, info: Any, spaces: Any, shape: Any, unknown: Any) -> None:
     name, s, src = node.target, shape(node), _inp(node, info)
     if src is None:
         info[node] = None
@@ -219,7 +219,7 @@ def _module(node, m, info, spaces, shape, unknown) -> None:
         info[node] = (spaces.new(m.out_features, ("out", name)), len(s) - 1)
     elif isinstance(m, NORMS):
         is_ln = isinstance(m, nn.LayerNorm)
-        if is_ln and len(m.normalized_shape) != 1:
+        if isinstance(m, nn.LayerNorm) and len(m.normalized_shape) != 1:
             return unknown(node, "a LayerNorm over several axes")
         g = spaces.get(space)
         g.members.append(("norm", name))

@@ -37,7 +37,8 @@ class _Rewind(Callback):
     """Keeps a copy of the model's weights after `step` optimizer steps."""
 
     def __init__(self, model: nn.Module, step: int) -> None:
-        self.model, self.step, self.state = model, step, None
+        self.model, self.step = model, step
+        self.state: dict[str, Any] | None = None
 
     def on_step_end(self, trainer: Any, loss: Any, batch_size: int) -> None:
         if self.state is None and trainer.step >= self.step:

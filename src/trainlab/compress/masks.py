@@ -25,6 +25,7 @@ left alone, as `torch.nn.utils.prune.global_unstructured` is usually called).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +37,8 @@ METHODS = ("global", "layer", "random")
 
 class WeightMask(nn.Module):
     """The parametrization `W -> W * mask`; `mask` is a buffer (checkpointed with the model)."""
+
+    mask: Tensor
 
     def __init__(self, mask: Tensor) -> None:
         super().__init__()
@@ -59,12 +62,12 @@ def prunable(model: nn.Module) -> dict[str, nn.Module]:
     return {n: m for n, m in model.named_modules() if isinstance(m, PRUNABLE)}
 
 
-def _weight(m: nn.Module) -> Tensor:
+def _weight(m: Any) -> Tensor:
     """The weight a module computes with (the masked product when masked)."""
     return m.weight.detach()
 
 
-def get_mask(m: nn.Module) -> Tensor | None:
+def get_mask(m: Any) -> Tensor | None:
     """The mask of `m.weight`, or None when it is not masked."""
     if not parametrize.is_parametrized(m, "weight"):
         return None
@@ -114,17 +117,6 @@ def make_permanent(model: nn.Module) -> nn.Module:
         if parametrize.is_parametrized(m, "weight"):
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
     return model
-
-
-def original_weights(model: nn.Module) -> dict[str, Tensor]:
-    """The tensors the optimizer updates for each prunable layer (`original` when masked)."""
-    out = {}
-    for name, m in prunable(model).items():
-        if parametrize.is_parametrized(m, "weight"):
-            out[name] = m.parametrizations["weight"].original
-        else:
-            out[name] = m.weight
-    return out
 
 
 def _keep_count(n: int, amount: float) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -98,7 +99,7 @@ def _param(t: Tensor, idx: Tensor, dim: int) -> nn.Parameter:
     return nn.Parameter(t.detach().index_select(dim, idx.to(t.device)).clone(), t.requires_grad)
 
 
-def _slice_out(m: nn.Module, idx: Tensor) -> None:
+def _slice_out(m: Any, idx: Tensor) -> None:
     m.weight = _param(m.weight, idx, 0)
     if getattr(m, "bias", None) is not None:
         m.bias = _param(m.bias, idx, 0)
@@ -108,7 +109,7 @@ def _slice_out(m: nn.Module, idx: Tensor) -> None:
         m.out_channels = len(idx)
 
 
-def _slice_in(m: nn.Module, idx: Tensor) -> None:
+def _slice_in(m: Any, idx: Tensor) -> None:
     m.weight = _param(m.weight, idx, 1)
     if isinstance(m, nn.Linear):
         m.in_features = len(idx)
@@ -116,12 +117,12 @@ def _slice_in(m: nn.Module, idx: Tensor) -> None:
         m.in_channels = len(idx)
 
 
-def _slice_dw(m: nn.Module, idx: Tensor) -> None:
+def _slice_dw(m: Any, idx: Tensor) -> None:
     _slice_out(m, idx)
     m.in_channels = m.groups = len(idx)
 
 
-def _slice_norm(m: nn.Module, idx: Tensor) -> None:
+def _slice_norm(m: Any, idx: Tensor) -> None:
     if getattr(m, "weight", None) is not None:
         m.weight = _param(m.weight, idx, 0)
         m.bias = _param(m.bias, idx, 0)
@@ -165,7 +166,7 @@ def mask_channels(model: nn.Module, plan: ChannelPlan) -> nn.Module:
         drop[keep] = False
         for kind, name in g.members:
             if kind == "in":
-                w = new.get_submodule(name).weight
+                w: Any = new.get_submodule(name).weight
                 w[:, drop.to(w.device)] = 0
     return new
 
@@ -193,7 +194,7 @@ def resize_to_state_dict(model: nn.Module, state: dict[str, Tensor]) -> nn.Modul
                     setattr(m, key, nn.Parameter(new, t.requires_grad))
                 else:
                     setattr(m, key, new)
-        w = getattr(m, "weight", None)
+        w: Any = getattr(m, "weight", None)
         if isinstance(m, nn.modules.conv._ConvNd):
             depthwise = m.groups > 1 and m.groups == m.in_channels == m.out_channels
             m.out_channels = w.shape[0]

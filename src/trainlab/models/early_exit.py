@@ -18,8 +18,9 @@ evaluated); `exit_flops` counts them with `torch.utils.flop_counter` (2 per mult
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ class _VitEmbed(nn.Module):
         self.__dict__["vit"] = vit  # a reference, not a child (its weights are the model's)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, 1 + N, D)
-        v = self.vit
+        v: Any = self.vit
         x = v.patch_embed(x)
         cls = v.cls_token.expand(x.shape[0], -1, -1)
         return v.pos_drop(torch.cat((cls, x), dim=1) + v.pos_embed)
@@ -51,7 +52,9 @@ class _VitEmbed(nn.Module):
 class _Call(nn.Module):
     """`fn(x)` of a bound method (a model's own head), without owning its module."""
 
-    def __init__(self, fn) -> None:
+    fn: Callable[[Tensor], Tensor]
+
+    def __init__(self, fn: Callable[[Tensor], Tensor]) -> None:
         super().__init__()
         self.__dict__["fn"] = fn
 
@@ -60,7 +63,8 @@ class _Call(nn.Module):
 
 
 def _split(seq: Sequence[nn.Module], ends: Sequence[int]) -> list[nn.Module]:
-    out, start = [], 0
+    out: list[nn.Module] = []
+    start = 0
     for e in ends:
         out.append(nn.Sequential(*seq[start : e + 1]))
         start = e + 1
@@ -88,12 +92,12 @@ def backbone_segments(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
         return _split(feats, ends), nn.Sequential(m.pool, m.drop, m.head)
     if isinstance(m, CNN1d):
         first = nn.Sequential(_Unsqueeze(), m.stem, m.stages[0])
-        return [first, *m.stages[1:]], nn.Sequential(m.pool, m.drop, m.head)
+        return [first, *list(m.stages)[1:]], nn.Sequential(m.pool, m.drop, m.head)
     if isinstance(m, ResNet):
         stem = nn.Sequential(m.conv1, m.bn1, m.act1, m.maxpool, m.layer1)
         return [stem, m.layer2, m.layer3, m.layer4], nn.Sequential(m.global_pool, m.drop, m.fc)
     if isinstance(m, ConvNeXt):
-        return [nn.Sequential(m.stem, m.stages[0]), *m.stages[1:]], m.head
+        return [nn.Sequential(m.stem, m.stages[0]), *list(m.stages)[1:]], m.head
     if isinstance(m, VisionTransformer):
         blocks, n = list(m.blocks), len(m.blocks)
         ends = sorted({max(0, round(n * q / 4) - 1) for q in (1, 2, 3, 4)})
@@ -135,6 +139,9 @@ class _ClassToken(nn.Module):
 class EarlyExitNetwork(nn.Module):
     """`backbone` (the zoo model, its weights and names unchanged) with `exits[k]` after
     segment `points[k]`; `forward` returns every exit's logits, the model's own head last."""
+
+    _segments: list[nn.Module]  # references into backbone, not children
+    _head: nn.Module
 
     def __init__(
         self, backbone: nn.Module, points: Sequence[int], exits: Sequence[nn.Module]
