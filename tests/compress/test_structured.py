@@ -211,3 +211,26 @@ def test_bad_arguments() -> None:
         plan_channels(model, x, 1.0)
     with pytest.raises(ValueError, match="importance must be one of"):
         plan_channels(model, x, 0.5, "taylor")
+
+
+def test_resnet18_dependency_groups_couple_the_residual_streams() -> None:
+    """Each stage's residual stream is one group: the stem (stage 1) or the shortcut conv, the
+    blocks' last convs and BNs, and every reader (next blocks, next shortcut, the classifier);
+    each block's inner channels are a group of three; the input and the logits are frozen."""
+    model = create_model("resnet18", num_classes=10, in_shape=(3, 32, 32))
+    groups = channel_groups(model, torch.zeros(2, 3, 32, 32))
+    stream1 = next(g for g in groups if ("out", "conv1") in g.members)
+    assert sorted(stream1.members) == sorted([
+        ("out", "conv1"), ("norm", "bn1"),
+        ("in", "layer1.0.conv1"), ("out", "layer1.0.conv2"), ("norm", "layer1.0.bn2"),
+        ("in", "layer1.1.conv1"), ("out", "layer1.1.conv2"), ("norm", "layer1.1.bn2"),
+        ("in", "layer2.0.conv1"), ("in", "layer2.0.downsample.0"),
+    ])  # fmt: skip
+    stream4 = next(g for g in groups if ("in", "fc") in g.members)
+    assert ("out", "layer4.0.downsample.0") in stream4.members and stream4.size == 512
+    inner = [g for g in groups if len(g.members) == 3 and g.prunable]
+    assert len(inner) == 8
+    assert all({k for k, _ in g.members} == {"out", "norm", "in"} for g in inner)
+    assert sum(g.prunable for g in groups) == 12  # 8 inner + 4 streams
+    frozen = {tuple(g.frozen) for g in groups if g.frozen}
+    assert frozen == {("model input",), ("model output",)}
