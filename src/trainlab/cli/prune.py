@@ -14,8 +14,12 @@ def register(sub: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--amount", type=float, required=True, help="fraction removed, in [0, 1)")
     p.add_argument("--structured", action="store_true", help="remove channels (smaller model)")
-    p.add_argument("--iterations", type=int, default=1, help="prune -> fine-tune rounds")
-    p.add_argument("--finetune-epochs", type=int, default=3, metavar="N")
+    p.add_argument(
+        "--iterations", type=int, default=1, metavar="N", help="prune -> fine-tune rounds"
+    )
+    p.add_argument(
+        "--finetune-epochs", type=int, default=3, metavar="E", help="epochs per round (3)"
+    )
     p.add_argument("--method", choices=["global", "layer", "random"], default="global",
                    help="unstructured: one threshold, per layer, or random (the control)")  # fmt: skip
     p.add_argument("--importance", choices=["l1", "l2", "bn"], default="l1",
@@ -71,6 +75,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     run, config = load_run(args.run_dir)
     model, meta = load_run_model(run, config)  # a run without checkpoints fails here
+    if meta["task"] != "classification":
+        raise ConfigError(
+            f"{run.path}: prune measures accuracy; it needs a classification run, got {meta['task']!r}"
+        )
     if args.structured:  # an unsupported architecture fails before any work
         try:
             channel_groups(model, torch.zeros(2, *meta["in_shape"]))

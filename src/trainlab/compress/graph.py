@@ -73,7 +73,7 @@ class ChannelGroup:
 
     @property
     def prunable(self) -> bool:
-        return not self.frozen and any(k in ("out",) for k, _ in self.members)
+        return not self.frozen and any(k == "out" for k, _ in self.members)
 
 
 class _Tracer(fx.Tracer):

@@ -59,9 +59,11 @@ def finetune(
 
 
 def accuracy(model: nn.Module, config: Config, data: DataBundle) -> float:
-    """The primary metric (accuracy for classification) on the test (else validation) split."""
+    """Classification accuracy on the test (else the validation) split."""
     from trainlab.losses import loss_from_config
 
+    if data.task != "classification":
+        raise ValueError(f"accuracy needs a classification task, got {data.task!r}")
     split = data.test if data.test is not None else data.val
     if split is None:
         raise ValueError("the data has neither a test nor a validation split to measure on")
@@ -73,7 +75,7 @@ def accuracy(model: nn.Module, config: Config, data: DataBundle) -> float:
         batch_size=config.data.eval_batch_size,
         target_scale=data.target_scale,
     )
-    return float(metrics["acc"] if "acc" in metrics else next(iter(metrics.values())))
+    return float(metrics["acc"])
 
 
 def schedule(amount: float, iterations: int, structured: bool) -> list[float]:
