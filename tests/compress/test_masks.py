@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils import prune as torch_prune
@@ -185,3 +187,18 @@ def test_bad_method_and_missing_generator() -> None:
         prune_unstructured(small_cnn(), 0.5, "random")
     with pytest.raises(TypeError, match="amount must be a number"):
         prune_unstructured(small_cnn(), "half")  # type: ignore[arg-type]
+
+
+@given(amount=st.floats(0.0, 0.999), seed=st.integers(0, 3))
+@settings(max_examples=25)
+def test_global_masks_remove_exactly_round_amount_n(amount: float, seed: int) -> None:
+    """Property: whatever the amount, exactly round(amount * N) weights go, and every removed
+    |w| is <= every kept |w| (the definition of one global threshold)."""
+    model = small_cnn(seed)
+    masks = magnitude_masks(model, amount, scope="global")
+    layers = {n: m.weight.detach().abs() for n, m in model.named_modules() if n in masks}
+    kept = torch.cat([layers[n][masks[n]] for n in masks])
+    gone = torch.cat([layers[n][~masks[n]] for n in masks])
+    assert gone.numel() == round(amount * (kept.numel() + gone.numel()))
+    if kept.numel() and gone.numel():
+        assert gone.max() <= kept.min()

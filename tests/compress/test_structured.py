@@ -61,15 +61,16 @@ CASES = [("cnn", (1, 8, 8)), ("resnet18", (3, 32, 32)), RESNET50]
 )
 def test_pruned_equals_masked(name: str, shape: tuple[int, ...], importance: str) -> None:
     """float32: the pruned model sums the same non-zero products as the masked one in another
-    order, so they differ by rounding, ~1e-7 of the output scale; 1e-5 relative leaves room
-    for resnet50's depth and nothing for a wrongly sliced channel (errors of order 1)."""
+    order, so they differ by rounding, ~1e-7 of the output scale (measured: cnn 3e-8, resnet18
+    1e-7 on logits of size ~4). Tolerance 1e-5 absolute (the issue's figure), scaled for
+    resnet50's logits of size ~260; a wrongly sliced channel gives errors of order 1."""
     model, x = randomized(name, shape), _x(shape)
     plan = plan_channels(model, x, 0.5, importance)
     pruned, masked = prune_channels(model, plan).eval(), mask_channels(model, plan).eval()
     with torch.no_grad():
         out, ref, full = pruned(x), masked(x), model(x)
     scale = float(ref.abs().max())
-    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5 * max(scale, 1.0))
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5 * max(scale / 100, 1.0))
     assert float((full - ref).abs().max()) > 1e-2 * scale  # pruning did change the function
     assert count_params(pruned) < 0.4 * count_params(model)
 
