@@ -78,7 +78,8 @@ def test_train_prune_lottery_and_early_exit_end_to_end(tmp_path) -> None:
     assert main(["train", "--epochs", "3", "--name", "base", *TINY, *runs]) == 0
     base = str(tmp_path / "base")
     # structured: a physically smaller model in a new run, read back without pickled code
-    args = ["--amount", "0.5", "--structured", "--iterations", "2", "--finetune-epochs", "1"]
+    args = ["--amount", "0.5", "--structured", "--iterations", "2", "--finetune-epochs", "1",
+            "--set", "optim.lr=0.01"]  # fmt: skip
     assert main(["prune", base, *args, "--name", "s", *runs]) == 0
     rows = _rows(tmp_path / "s" / "prune.csv")
     assert [r["iteration"] for r in rows] == ["0", "1", "2"]
@@ -86,6 +87,7 @@ def test_train_prune_lottery_and_early_exit_end_to_end(tmp_path) -> None:
     assert params[0] > params[1] > params[2]
     assert (tmp_path / "s" / "plots" / "prune.png").stat().st_size > 0
     run = RunDir.open(tmp_path / "s")
+    assert run.read_config()["optim"]["lr"] == 0.01  # the fine-tuning recipe, recorded
     model, _ = load_run_model(run, tiny_config())
     assert sum(p.numel() for p in model.parameters()) == params[2]
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)

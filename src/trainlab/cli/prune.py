@@ -39,6 +39,10 @@ def register(sub: Any) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set", metavar="KEY=VALUE", action="append", default=[],
+        help="override the run's config for the training here, e.g. --set optim.lr=1e-3",
+    )  # fmt: skip
     p.add_argument("--name", help="name of the new run directory")
     p.add_argument("--runs-dir", metavar="DIR", help="parent of the new run (default: the run's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,6 +53,16 @@ def _check(name: str, value: float, low: float, high: float | None = None) -> No
     if not ok:
         span = f"[{low:g}, {high:g})" if high is not None else f">= {low:g}"
         raise ConfigError(f"{name} must be in {span}, got {value:g}")
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(RunDir, the run's config with the --set overrides)."""
+    from trainlab.recipes import load_config
+
+    run, config = load_run(args.run_dir)
+    if args.set:
+        config = load_config(None, list(args.set), base=config.model_dump(mode="json"))
+    return run, config
 
 
 def _new_run(args: argparse.Namespace, run: Any) -> tuple[Any, Any, Any]:
@@ -73,7 +87,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from trainlab.compress.runs import load_run_model, save_model_run
     from trainlab.train.build import build_data
 
-    run, config = load_run(args.run_dir)
+    run, config = _load(args)
     model, meta = load_run_model(run, config)  # a run without checkpoints fails here
     if meta["task"] != "classification":
         raise ConfigError(
@@ -113,7 +127,7 @@ def cmd_lottery(args: argparse.Namespace) -> int:
     from trainlab.compress.report import line_plot, write_csv
     from trainlab.train.build import build_data
 
-    run, config = load_run(args.run_dir)
+    run, config = _load(args)
     new, out, reporter = _new_run(args, run)
     rows = lottery_ticket(
         config, build_data(config), rounds=args.rounds, rate=args.rate, epochs=args.epochs,
