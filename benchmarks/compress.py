@@ -125,6 +125,10 @@ def _measure(
             f"{k:<32} {count_params(m):>11,} {flops:>9.1f} {1e3 * t1:>8.3f} {1e3 * t32:>8.2f} "
             f"{base[1] / t1:>6.2f} {base[32] / t32:>6.2f}"
         )
+    ours, ref = models["structured 50% (trainlab)"], models["structured 50% (torch-pruning)"]
+    if isinstance(ours, nn.Module) and isinstance(ref, nn.Module):
+        same = [p.shape for p in ours.parameters()] == [p.shape for p in ref.parameters()]
+        print(f"trainlab's pruned shapes equal torch-pruning's, tensor by tensor: {same}")
 
 
 def main() -> None:
