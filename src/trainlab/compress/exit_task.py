@@ -74,14 +74,20 @@ class EarlyExitTask(Task):
         self.modules = {"model": net}
         self.loss_fn = _config_loss(ctx.config, data)
         self.loss_fn.to(ctx.device)
+        self.channels_last = ctx.config.train.channels_last
 
     @property
     def net(self) -> EarlyExitNetwork:
         return self.modules["model"]  # type: ignore[return-value]
 
+    def _inputs(self, x: Tensor) -> Tensor:  # as SupervisedTask: the run's memory format
+        if self.channels_last and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
     def training_step(self, batch: Any, step: Step) -> None:
         x, y = batch
-        outs = self.net(x)
+        outs = self.net(self._inputs(x))
         loss = joint_loss(outs, y, self.loss_fn, self.weights)
         step.backward(loss)
         step.update()
@@ -90,7 +96,7 @@ class EarlyExitTask(Task):
 
     def validation_step(self, batch: Any, metrics: RunningMetrics) -> None:
         x, y = batch
-        out = self.net(x)[-1]
+        out = self.net(self._inputs(x))[-1]
         metrics.update(out, y, self.loss_fn(out, y))
 
     def metrics(self, device: torch.device, *, detailed: bool = False) -> RunningMetrics:
