@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from trainlab.cli import _early_exit
 from trainlab.cli._common import console, load_run, print_summary
 from trainlab.errors import CheckpointError
 
@@ -14,6 +15,8 @@ def register(sub: Any) -> None:
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--data", metavar="PATH", help="evaluate on every sample of this data")
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
+    e.add_argument("--early-exit", nargs="?", const="max_softmax", choices=["max_softmax", "entropy"],
+                   help="accuracy / FLOPs sweep of an early_exit run's thresholds")  # fmt: skip
     e.set_defaults(func=cmd_eval)
 
 
@@ -24,6 +27,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from trainlab.train.build import build_data, build_model
     from trainlab.train.evaluate import evaluate
 
+    if args.early_exit:  # the accuracy / FLOPs sweep of an early_exit run
+        return _early_exit.early_exit_eval(args)
     run, config = load_run(args.run_dir)
     path = run.best if run.best.is_file() else run.last
     state = load_checkpoint(path)

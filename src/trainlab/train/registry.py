@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="type[Task]")
 
-_BUILTIN = {"supervised": "trainlab.train.supervised:SupervisedTask"}
+_BUILTIN = {
+    "supervised": "trainlab.train.supervised:SupervisedTask",
+    "early_exit": "trainlab.compress.exit_task:EarlyExitTask",
+}
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
 
