@@ -70,7 +70,9 @@ def fisher_diagonal(
     buffers = {n: b.detach() for n, b in model.named_buffers()}
 
     def log_probs(p: dict[str, Tensor], xi: Tensor) -> Tensor:  # (...) -> (K,)
-        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),)).squeeze(0).float()
+        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),)).squeeze(0)
+        if out.dtype in (torch.float16, torch.bfloat16):
+            out = out.float()
         if mask is not None:
             out = out.masked_fill(~mask.to(out.device), float("-inf"))
         return F.log_softmax(out, dim=-1)
@@ -79,7 +81,7 @@ def fisher_diagonal(
         return log_probs(p, xi).gather(0, k.reshape(1)).squeeze(0)  # log p(k | x)
 
     per_sample = vmap(grad(score), in_dims=(None, 0, 0))  # {name: (B, *shape)}
-    total = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
+    total = {n: torch.zeros_like(p) for n, p in params.items()}  # in the params' dtype
     was = model.training
     model.eval()
     try:
@@ -88,7 +90,7 @@ def fisher_diagonal(
             if kind == "empirical":
                 g = per_sample(params, xb, yb)
                 for n in total:
-                    total[n] += g[n].float().pow(2).sum(0)
+                    total[n] += g[n].pow(2).sum(0)
                 continue
             with torch.no_grad():
                 probs = vmap(log_probs, in_dims=(None, 0))(params, xb).exp()  # (B, K)
@@ -99,7 +101,7 @@ def fisher_diagonal(
                 g = per_sample(params, xb, torch.full_like(yb, k))
                 for n in total:
                     w = pk.reshape(-1, *([1] * (g[n].ndim - 1)))
-                    total[n] += (w * g[n].float().pow(2)).sum(0)
+                    total[n] += (w * g[n].pow(2)).sum(0)
     finally:
         model.train(was)
     return {n: t / len(x) for n, t in total.items()}

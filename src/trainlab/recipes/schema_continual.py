@@ -28,7 +28,7 @@ class ContinualConfig(Section):
     )
     shuffle_classes: bool = Field(False, description="split: a seeded class order")
     max_degrees: float = Field(180.0, description="rotated: task t turns t*max/tasks degrees")
-    ewc_lambda: float = Field(1000.0, ge=0, description="EWC penalty weight lambda")
+    ewc_lambda: float = Field(1e4, ge=0, description="EWC penalty weight lambda")
     ewc_fisher: Literal["empirical", "true"] = Field(
         "empirical", description="Fisher from the labels or from the model's predictions"
     )
