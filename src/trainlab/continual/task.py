@@ -35,19 +35,27 @@ class ContinualTask(Task):
     """Train `model` on the current task of a stream with `method`.
 
     `masks` (T, K) bool: the outputs each task is scored on (task-incremental), or None
-    (every output: class- or domain-incremental).
+    (every output: class- or domain-incremental). Without `model` / `method` (as
+    `task.name = continual` in a config), `setup` builds the config's model and the
+    `continual` section's method: one task, the whole dataset.
     """
 
     name = "continual"
 
-    def __init__(self, model: nn.Module, method: Method, masks: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        method: Method | None = None,
+        masks: Tensor | None = None,
+    ) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
+        if model is not None and not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(method, Method):
+        if method is not None and not isinstance(method, Method):
             raise TypeError(f"method: expected a continual Method, got {type(method).__name__}")
-        self.model, self.method, self.masks = model, method, masks
-        self.modules = {"model": model}
+        self._model, self._method, self.masks = model, method, masks
+        if model is not None:
+            self.modules = {"model": model}
         self.current = 0
 
     # ------------------------------------------------------------------ the stream
@@ -65,8 +73,24 @@ class ContinualTask(Task):
         return self.masks[t] if self.masks is not None else None
 
     # ------------------------------------------------------------------ building
+    @property
+    def model(self) -> nn.Module:
+        return self.modules["model"]
+
+    @property
+    def method(self) -> Method:
+        if self._method is None:
+            raise RuntimeError("ContinualTask: no method yet (given to __init__ or built in setup)")
+        return self._method
+
     def setup(self, ctx: TaskContext) -> None:
-        self.modules = {"model": self.model}  # the engine moves it to the device
+        if self._model is None:
+            self._model = ctx.create_model()
+        if self._method is None:
+            from trainlab.continual.registry import method_from_config
+
+            self._method = method_from_config(ctx.config.continual, ctx.config.seed)
+        self.modules = {"model": self._model}  # the engine moves it to the device
         if self.masks is not None:
             self.masks = self.masks.to(ctx.device)
         self._device = ctx.device

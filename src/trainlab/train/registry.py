@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="type[Task]")
 
-_BUILTIN = {"supervised": "trainlab.train.supervised:SupervisedTask"}
+_BUILTIN = {
+    "supervised": "trainlab.train.supervised:SupervisedTask",
+    "continual": "trainlab.continual.task:ContinualTask",
+}
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
 
