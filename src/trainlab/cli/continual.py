@@ -70,17 +70,17 @@ def cmd_continual(args: argparse.Namespace) -> int:
     if args.resume:
         run, config = load_run(args.resume)
         methods = _read_methods(run.path)
-        resume = True
+        stream = _stream(config)
     else:
         config = _config(args)
         methods = _methods(args.compare) if args.compare else None
+        stream = _stream(config)  # bad stream settings fail before a run directory exists
         run = RunDir.create(config.runs_dir, config.name)
         run.write_config(config.model_dump(mode="json"))
         if methods:
             (run.path / COMPARE_FILE).write_text(json.dumps({"methods": methods}) + "\n")
-        resume = False
+    resume = bool(args.resume)
     out = console()
-    stream = _stream(config)
     if not methods:
         return _one(config, stream, run.path, resume, args, out)
     rows = []
