@@ -115,6 +115,28 @@ def test_penalty_value():
     )  # lambda/2 * two tasks
 
 
+def test_merged_penalty_equals_the_sum_over_tasks():
+    # sum_k F_k (theta - a_k)^2, value and gradient, against the merged quadratic
+    g = torch.Generator().manual_seed(0)
+    model = nn.Linear(5, 3).double()
+    fishers = [{n: torch.rand(p.shape, generator=g, dtype=torch.float64)
+                for n, p in model.named_parameters()} for _ in range(4)]  # fmt: skip
+    fishers[0]["bias"][0] = 0.0  # a parameter no task cares about (all F = 0) ...
+    for f in fishers[1:]:
+        f["bias"][0] = 0.0
+    anchors = [{n: torch.randn(p.shape, generator=g, dtype=torch.float64)
+                for n, p in model.named_parameters()} for _ in range(4)]  # fmt: skip
+    ewc = EWC(2.0)
+    ewc.fishers, ewc.anchors = fishers, anchors
+    got = ewc.penalty(model)
+    (got_grad,) = torch.autograd.grad(got, [model.weight])
+    ref = 0.5 * 2.0 * sum(ewc_penalty(model, f, a) for f, a in zip(fishers, anchors, strict=True))
+    (ref_grad,) = torch.autograd.grad(ref, [model.weight])
+    # float64 throughout: the two forms differ by rounding only
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=0)
+    torch.testing.assert_close(got_grad, ref_grad, rtol=1e-12, atol=1e-14)
+
+
 def test_online_ewc_decays_the_running_fisher():
     model = Bernoulli(0.5)
     split = Split(torch.zeros(4, 1, dtype=torch.float64), torch.tensor([0, 1, 1, 0]))

@@ -15,7 +15,8 @@ no sampling). Both are computed from per-sample gradients (torch.func.vmap) with
 in eval mode, so dropout is off and BatchNorm's running statistics are neither used from the
 batch nor updated.
 
-`EWC(mode="separate")` keeps one (F, theta*) per finished task and sums their penalties;
+`EWC(mode="separate")` keeps one (F, theta*) per finished task and sums their penalties
+(as one merged quadratic: `merge_penalties`);
 `EWC(mode="online")` keeps one running Fisher F <- gamma * F + F_t, anchored at the latest
 solution (gamma = 1: the Fisher of every task counts fully).
 """
@@ -117,6 +118,31 @@ def ewc_penalty(model: nn.Module, fisher: dict[str, Tensor], anchor: dict[str, T
     return torch.stack(terms).sum()
 
 
+def merge_penalties(
+    fishers: list[dict[str, Tensor]], anchors: list[dict[str, Tensor]]
+) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor]:
+    """One quadratic equal to the sum of the per-task ones: with A = sum_k F_k and the
+    Fisher-weighted anchor mu = sum_k F_k theta*_k / A,
+
+        sum_k F_k (theta - theta*_k)^2 = A (theta - mu)^2 + sum_k F_k (theta*_k - mu)^2
+
+    (expand both sides), so the penalty of T earlier tasks costs one task's per step; the
+    constant (the last sum, >= 0) keeps the value exact. Returns (A, mu, constant); where
+    A = 0, mu is the latest anchor (its weight is 0 anyway). Computed in float64."""
+    weight: dict[str, Tensor] = {}
+    centre: dict[str, Tensor] = {}
+    const = torch.zeros((), dtype=torch.float64)
+    for n in fishers[0]:
+        f = torch.stack([fk[n].double() for fk in fishers])  # (T, *shape)
+        a = torch.stack([ak[n].double() for ak in anchors])
+        total = f.sum(0)
+        mu = torch.where(total > 0, (f * a).sum(0) / total.clamp_min(1e-300), a[-1])
+        const = const.to(total.device) + (f * (a - mu).pow(2)).sum()
+        dtype = fishers[0][n].dtype
+        weight[n], centre[n] = total.to(dtype), mu.to(dtype)
+    return weight, centre, const.to(next(iter(weight.values())).dtype)
+
+
 class EWC(Method):
     """The EWC penalty `lam / 2 * sum_tasks sum_j F_j (theta_j - theta*_j)^2` (see the
     module docstring). `fisher`: "empirical" or "true"; `mode`: "separate" (one penalty per
@@ -153,14 +179,15 @@ class EWC(Method):
             self.name = "online-ewc"
         self.fishers: list[dict[str, Tensor]] = []
         self.anchors: list[dict[str, Tensor]] = []
+        self._merged: tuple[dict[str, Tensor], dict[str, Tensor], Tensor] | None = None
 
     def penalty(self, model: nn.Module) -> Tensor | None:
         if not self.fishers or self.lam == 0:
             return None
-        total = torch.stack(
-            [ewc_penalty(model, f, a) for f, a in zip(self.fishers, self.anchors, strict=True)]
-        ).sum()
-        return 0.5 * self.lam * total
+        if self._merged is None:
+            self._merged = merge_penalties(self.fishers, self.anchors)
+        weight, centre, const = self._merged
+        return 0.5 * self.lam * (ewc_penalty(model, weight, centre) + const)
 
     def end_task(
         self, model: nn.Module, train: Split, task: int, loss_of: LossOf, mask: Tensor | None
@@ -179,6 +206,7 @@ class EWC(Method):
         else:
             self.fishers.append(fisher)
             self.anchors.append(anchor)
+        self._merged = None
 
     def state_dict(self) -> dict[str, Any]:
         return {"fishers": self.fishers, "anchors": self.anchors}
@@ -186,3 +214,4 @@ class EWC(Method):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.fishers = [dict(f) for f in state["fishers"]]
         self.anchors = [dict(a) for a in state["anchors"]]
+        self._merged = None
