@@ -45,6 +45,11 @@ def test_one_method_writes_the_run(tmp_path: Path, capsys) -> None:
     assert "ACC" in out and "BWT" in out
 
 
+def test_resume_takes_no_other_settings(tmp_path: Path, capsys) -> None:
+    assert main(["continual", "--resume", str(tmp_path), "--method", "gem"]) == 2
+    assert "drop --method" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_compare_and_resume_in_a_subprocess(tmp_path: Path) -> None:
     args = ["continual", "--compare", "naive,gem", "--tasks", "2", "--name", "c", *FAST]

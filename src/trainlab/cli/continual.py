@@ -68,6 +68,14 @@ def cmd_continual(args: argparse.Namespace) -> int:
     from trainlab.train import RunDir
 
     if args.resume:
+        given = [f for f, v in (("--method", args.method), ("--compare", args.compare),
+                 ("--tasks", args.tasks), ("--scenario", args.scenario), ("--data", args.data),
+                 ("--model", args.model), ("--epochs", args.epochs), ("--set", args.set),
+                 ("--config", args.config)) if v]  # fmt: skip
+        if given:
+            raise ConfigError(
+                f"--resume continues a run with its own settings; drop {', '.join(given)}"
+            )
         run, config = load_run(args.resume)
         methods = _read_methods(run.path)
         stream = _stream(config)
@@ -83,7 +91,7 @@ def cmd_continual(args: argparse.Namespace) -> int:
     out = console()
     if not methods:
         return _one(config, stream, run.path, resume, args, out)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in methods:
         out.print(f"[bold]method {m}[/]")
         code = _one(_with_method(config, m), stream, run.path / m, resume, args, out, rows)

@@ -167,7 +167,7 @@ def _transformed(
     experiences = []
     for t in range(n_tasks):
         splits = [
-            Split(fn(t, s.x), s.y) if s is not None else None
+            Split(fn(t, s.x), s.y) if isinstance(s, Split) else None
             for s in (data.train, data.val, data.test)
         ]
         train, val, test = splits

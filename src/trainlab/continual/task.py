@@ -129,7 +129,7 @@ class ContinualTask(Task):
             step.log("penalty", penalty.detach())
         step.backward(loss)
         if step.syncs:  # GEM / A-GEM: the accumulated gradient, projected before the update
-            params = [p for p in self.model.parameters() if p.requires_grad]
+            params: list[Tensor] = [p for p in self.model.parameters() if p.requires_grad]
             self.method.project(params, self.loss_of)
         step.update()
         self.method.observe(x, y, t)
