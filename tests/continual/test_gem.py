@@ -87,3 +87,34 @@ def test_agem_closed_form():
 def test_bad_memory_shape():
     with pytest.raises(ValueError, match="memory_grads"):
         project_gem(torch.zeros(3), torch.zeros(2, 4))
+
+
+def _loss_of(model):
+    return lambda x, y, t: torch.nn.functional.cross_entropy(model(x), y)
+
+
+def test_gem_method_projects_the_model_gradient():
+    from trainlab.continual import GEM
+    from trainlab.data import Split
+
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Linear(4, 3).double()
+    gem = GEM(8, seed=0)
+    for t in range(3):  # three finished tasks, 8 memories each
+        gem.end_task(model, Split(torch.randn(20, 4, generator=g).double(),
+                                  torch.randint(0, 3, (20,), generator=g)), t, None, None)  # fmt: skip
+    x, y = torch.randn(16, 4, generator=g).double(), torch.randint(0, 3, (16,), generator=g)
+    loss_of = _loss_of(model)
+    params = list(model.parameters())
+    loss_of(-3 * x, y, None).backward()  # a gradient far from the memories'
+    g0 = torch.cat([p.grad.reshape(-1) for p in params])
+    mem = torch.stack([
+        torch.cat([d.reshape(-1) for d in torch.autograd.grad(
+            loss_of(gem.memory.x[i], gem.memory.y[i], None), params)])
+        for i in range(3)
+    ])  # fmt: skip
+    gem.project(params, loss_of)
+    g1 = torch.cat([p.grad.reshape(-1) for p in params])
+    torch.testing.assert_close(g1, project_gem(g0, mem))
+    assert bool((mem @ g1 >= -1e-10).all())
+    assert bool((mem @ g0 < 0).any())  # the gradient did violate a constraint

@@ -157,7 +157,9 @@ class GEM(Method):
             _memory_grad(params, loss_of(mem.x[i], mem.y[i], mem.task_ids(i)))
             for i in range(len(mem))
         ]
-        set_flat_grad(params, project_gem(g, torch.stack(rows), margin=self.margin))
+        out = project_gem(g, torch.stack(rows), margin=self.margin)
+        if out is not g:  # a constraint was violated: the projected gradient replaces g
+            set_flat_grad(params, out)
 
     def end_task(
         self, model: nn.Module, train: Split, task: int, loss_of: LossOf, mask: Tensor | None
@@ -191,7 +193,10 @@ class AGEM(GEM):
         n = min(self.batch_size, len(x))
         idx = torch.randperm(len(x), generator=self.generator)[:n].to(x.device)
         g_ref = _memory_grad(params, loss_of(x[idx], y[idx], t[idx]))
-        set_flat_grad(params, project_agem(flat_grad(params), g_ref))
+        g = flat_grad(params)
+        out = project_agem(g, g_ref)
+        if out is not g:
+            set_flat_grad(params, out)
 
     def state_dict(self) -> dict[str, Any]:
         return super().state_dict() | {"generator": self.generator.get_state()}
