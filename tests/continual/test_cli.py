@@ -67,3 +67,20 @@ def test_compare_and_resume_in_a_subprocess(tmp_path: Path) -> None:
     again = run_cli(["continual", "--resume", str(root), "--no-progress"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert (root / "gem" / "R.csv").read_text() == before
+
+
+def test_an_mnist1d_style_npz_of_signals(tmp_path: Path, capsys) -> None:
+    # MNIST-1D-style: 1-D signals (N, 1, 40) of 10 classes (noisy class templates)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 400)
+    x = (rng.normal(size=(10, 40))[y] + 0.5 * rng.normal(size=(400, 40))).astype(np.float32)
+    np.savez(tmp_path / "m1d.npz", x=x[:, None, :], y=y)
+    args = ["continual", "--data", str(tmp_path / "m1d.npz"), "--scenario", "permuted",
+            "--tasks", "2", "--method", "agem", "--name", "s", "--runs-dir", str(tmp_path),
+            "--epochs", "1", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert len(metrics["R"]) == 2 and len(metrics["R"][0]) == 2
+    assert "rotated" not in capsys.readouterr().err
