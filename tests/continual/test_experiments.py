@@ -44,5 +44,6 @@ def test_permuted_digits_every_method_forgets_less():
 
 def test_split_digits_with_a_batchnorm_cnn():
     # class-incremental, the default CNN (BatchNorm): the Fisher is computed in eval mode.
-    # Naive forgets nearly everything; every method must keep at least 20 points more.
-    _against_naive("split", "cnn", -0.8, 0.2)
+    # Measured (seed 0): BWT naive -0.83 (ACC 0.33); EWC -0.17, online EWC -0.21, GEM -0.16,
+    # A-GEM -0.03 (ACC 0.95), replay -0.06. Every method must keep at least 20 points more.
+    _against_naive("split", "cnn", -0.7, 0.2)
