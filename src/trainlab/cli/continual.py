@@ -98,8 +98,23 @@ def cmd_continual(args: argparse.Namespace) -> int:
         if code:
             return code
     _write_compare(rows, run.path)
+    _print_compare(out, rows)
     out.print(f"comparison: {run.path / 'compare.csv'}, {run.path / 'plots' / 'compare.png'}")
     return 0
+
+
+def _print_compare(out: Any, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="methods on the same stream (ACC %, BWT and FWT in points)")
+    for col in ("method", "ACC", "BWT", "FWT", "train s", "memory MB"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for r in rows:
+        table.add_row(
+            r["method"], f"{100 * r['ACC']:.2f}", f"{100 * r['BWT']:+.2f}",
+            f"{100 * r['FWT']:+.2f}", f"{r['train_seconds']:.1f}", f"{r['memory_bytes'] / 1e6:.2f}",
+        )  # fmt: skip
+    out.print(table)
 
 
 def _read_methods(path: Path) -> list[str] | None:
