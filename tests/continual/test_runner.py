@@ -91,6 +91,39 @@ def test_stop_and_resume_mid_task_is_exact(tmp_path, digits, method):
     _assert_same(a["task_state"], b["task_state"])  # Fisher, memories, buffer, generators
 
 
+class Crash(Exception):
+    pass
+
+
+class CrashAtStart(Callback):
+    """Fail as task `task` starts (killed between tasks: no checkpoint of it exists yet)."""
+
+    def __init__(self, task: int) -> None:
+        self.task = task
+
+    def on_fit_start(self, trainer) -> None:
+        if trainer.task.current == self.task:
+            raise Crash
+
+
+@pytest.mark.slow
+def test_resume_between_tasks_is_exact(tmp_path, digits):
+    config = _config("continual.method=replay", "continual.tasks=2", "train.epochs=2",
+                     "continual.memory_size=20", "continual.replay_batch=16")  # fmt: skip
+    stream = build_stream(config, digits)
+    whole = run_stream(config, stream, run=tmp_path / "whole")
+    with pytest.raises(Crash):
+        run_stream(config, stream, run=tmp_path / "cut", callbacks=[CrashAtStart(1)])
+    assert not (tmp_path / "cut" / "task_1" / "checkpoints" / "last.pt").exists()
+    assert load_checkpoint(tmp_path / "cut" / "stream.pt")["next"] == 1
+    resumed = run_stream(config, stream, run=tmp_path / "cut", resume=True)
+    np.testing.assert_array_equal(resumed.r, whole.r)
+    a = load_checkpoint(tmp_path / "whole" / "stream.pt")
+    b = load_checkpoint(tmp_path / "cut" / "stream.pt")
+    _assert_same(a["model"], b["model"])
+    _assert_same(a["task_state"], b["task_state"])
+
+
 def _assert_same(a, b) -> None:
     if isinstance(a, dict):
         assert a.keys() == b.keys()
