@@ -57,6 +57,7 @@ class ContinualTask(Task):
         if model is not None:
             self.modules = {"model": model}
         self.current = 0
+        self.smoothing = 0.0  # train.label_smoothing, read in setup
 
     # ------------------------------------------------------------------ the stream
     def begin_task(self, t: int) -> None:
@@ -93,7 +94,7 @@ class ContinualTask(Task):
         self.modules = {"model": self._model}  # the engine moves it to the device
         if self.masks is not None:
             self.masks = self.masks.to(ctx.device)
-        self._device = ctx.device
+        self.smoothing = ctx.config.train.label_smoothing
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
         return {"main": OptimizerSpec(self.model)}
@@ -107,8 +108,23 @@ class ContinualTask(Task):
         return out.masked_fill(~self.masks[t], float("-inf"))
 
     def loss_of(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        """Mean cross-entropy of samples `x`, labels `y`, tasks `t` (N,)."""
-        return F.cross_entropy(self.logits(x, t).float(), y)
+        """The training loss of samples `x`, labels `y`, tasks `t` (N,): the batch's, and
+        GEM's on its memories."""
+        return self.cross_entropy(self.logits(x, t), y, t)
+
+    def cross_entropy(self, logits: Tensor, y: Tensor, t: Tensor) -> Tensor:
+        """Mean cross-entropy with `train.label_smoothing` e. With task heads the smoothed
+        mass goes to the sample's own task's classes only (the masked logits are -inf):
+        (1 - e) * -log p_y + e * mean_{k in task} -log p_k, torch's label smoothing on the
+        head's logits."""
+        logits = logits.float()
+        if self.masks is None or self.smoothing == 0:
+            return F.cross_entropy(logits, y, label_smoothing=self.smoothing)
+        logp = F.log_softmax(logits, dim=1)  # (N, K), -inf outside each sample's head
+        mask = self.masks[t]
+        nll = -logp.gather(1, y[:, None]).squeeze(1)
+        uniform = -logp.masked_fill(~mask, 0.0).sum(1) / mask.sum(1)
+        return ((1 - self.smoothing) * nll + self.smoothing * uniform).mean()
 
     def _task_ids(self, y: Tensor) -> Tensor:
         return torch.full_like(y, self.current)
@@ -121,7 +137,7 @@ class ContinualTask(Task):
         if extra is not None:  # replay: the buffer's samples beside the batch, one mean loss
             xb, yb, tb = (torch.cat([a, b]) for a, b in zip((x, y, t), extra, strict=True))
         out = self.logits(xb, tb)
-        data_loss = F.cross_entropy(out.float(), yb)
+        data_loss = self.cross_entropy(out, yb, tb)
         loss = data_loss
         penalty = self.method.penalty(self.model)
         if penalty is not None:
