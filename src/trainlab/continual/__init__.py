@@ -2,7 +2,7 @@
 matrix with ACC/BWT/FWT, and the methods as components of an engine task: naive
 fine-tuning, EWC (separate and online), GEM (exact dual QP), A-GEM and experience replay."""
 
-from trainlab.continual.ewc import EWC, ewc_penalty, fisher_diagonal
+from trainlab.continual.ewc import EWC, ewc_penalty, fisher_diagonal, merge_penalties
 from trainlab.continual.gem import AGEM, GEM, EpisodicMemory, project_agem, project_gem, solve_dual
 from trainlab.continual.method import Method
 from trainlab.continual.metrics import (
@@ -46,6 +46,7 @@ __all__ = [
     "fisher_diagonal",
     "forward_transfer",
     "make_stream",
+    "merge_penalties",
     "method_from_config",
     "permuted_tasks",
     "project_agem",
