@@ -38,8 +38,7 @@ def early_exit_eval(args: argparse.Namespace) -> int:
         split, where = build_data(config).test, f"{config.data.source} (test split)"
     else:
         target = args.target or config.data.target
-        split = load_for_eval(args.data, meta, target=target, image_size=config.data.image_size,
-                              layout=config.data.layout)  # fmt: skip
+        split = load_for_eval(args.data, meta, target=target)
         where = args.data
     if split is None:
         raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")

@@ -47,6 +47,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if config.task.name != "supervised":
         return _eval_task(config, data, state, split, title)
     model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
+    from trainlab.compress.structured import resize_to_state_dict
+
+    resize_to_state_dict(model, state["modules"]["model"])  # a structurally pruned run
     model.load_state_dict(state["modules"]["model"])
     png = run.plots / "confusion_eval.png" if meta["task"] == "classification" else None
     metrics = evaluate(

@@ -13,11 +13,9 @@ from typing import Any
 
 from torch import nn
 
-from trainlab.compress.structured import resize_to_state_dict
 from trainlab.errors import CheckpointError
 from trainlab.recipes.schema import Config
-from trainlab.train.build import build_model
-from trainlab.train.checkpoint import load_checkpoint, save_checkpoint
+from trainlab.train.checkpoint import save_checkpoint
 from trainlab.train.run_dir import RunDir
 
 
@@ -33,20 +31,13 @@ def run_checkpoint(run: RunDir) -> Path:
 
 
 def load_run_model(run: RunDir, config: Config) -> tuple[nn.Module, dict[str, Any]]:
-    """(model with the run's weights, the checkpoint's data description)."""
-    state = load_checkpoint(run_checkpoint(run))
-    meta = state["data"]
-    model = build_model(config, meta["num_outputs"], tuple(meta["in_shape"]), task=meta["task"])
-    weights = state["modules"]["model"]
-    resize_to_state_dict(model, weights)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise CheckpointError(
-            f"{run.path}: the checkpoint does not fit the model ({first})"
-        ) from None
-    return model, meta
+    """(model with the run's weights, the checkpoint's data description), pruned or not
+    (`trainlab.export.load_run_model` resizes the architecture to the checkpoint)."""
+    from trainlab.export.run_model import load_run_model as load
+
+    run_checkpoint(run)  # the compress commands' own message for a run without checkpoints
+    found = load(run.path)
+    return found.model, found.meta
 
 
 def save_model_run(

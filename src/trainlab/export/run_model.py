@@ -100,6 +100,11 @@ def load_run_model(path: str | Path, *, weights: str = "best", ema: bool = False
 
 
 def _load(model: nn.Module, weights: dict[str, torch.Tensor], file: Path) -> None:
+    """Load `weights`, first shrinking the layers of a structurally pruned model's
+    architecture to the checkpoint's shapes (`trainlab.compress`)."""
+    from trainlab.compress.structured import resize_to_state_dict
+
+    resize_to_state_dict(model, weights)
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:

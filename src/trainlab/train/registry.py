@@ -26,6 +26,7 @@ T = TypeVar("T", bound="type[Task]")
 _BUILTIN = {
     "supervised": "trainlab.train.supervised:SupervisedTask",
     "early_exit": "trainlab.compress.exit_task:EarlyExitTask",
+    "continual": "trainlab.continual.task:ContinualTask",
 }
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
