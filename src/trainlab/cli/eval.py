@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from trainlab.cli._common import console, load_run, print_summary
+from trainlab.cli.robustness import add_attack_args, eval_attack
 from trainlab.errors import CheckpointError
 
 
@@ -14,10 +15,13 @@ def register(sub: Any) -> None:
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--data", metavar="PATH", help="evaluate on every sample of this data")
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
+    add_attack_args(e)
     e.set_defaults(func=cmd_eval)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.attack is not None:  # clean and robust accuracy (trainlab.cli.robustness)
+        return eval_attack(args)
     from trainlab.data import load_for_eval
     from trainlab.losses import loss_from_config
     from trainlab.train import load_checkpoint

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="type[Task]")
 
-_BUILTIN = {"supervised": "trainlab.train.supervised:SupervisedTask"}
+_BUILTIN = {
+    "supervised": "trainlab.train.supervised:SupervisedTask",
+    "adversarial": "trainlab.robust.task:AdversarialTask",
+    "backdoor": "trainlab.robust.task:BackdoorTask",
+}
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
 
