@@ -123,24 +123,38 @@ def _random_start(x: Tensor, eps: Tensor, norm: str, generator: torch.Generator)
     return x + d * eps
 
 
-def _project(adv: Tensor, x: Tensor, eps: Tensor, norm: str, bounds) -> Tensor:
-    """Onto the eps-ball around x, then onto the bounds."""
+def _projector(
+    x: Tensor, eps: Tensor, norm: str, bounds: tuple[Tensor, Tensor] | None
+) -> Callable[[Tensor], Tensor]:
+    """P: onto the eps-ball around x, then onto the bounds (in place on its argument).
+
+    L-inf: the ball and the bounds are both boxes, so P is one clamp to their intersection
+    [max(x - eps, low), min(x + eps, high)], computed once per attack (non-empty: x lies in
+    the bounds). L2: rescale delta = adv - x to ||delta / eps||_2 <= 1, then clamp.
+    """
     if norm == "linf":
-        adv = torch.maximum(torch.minimum(adv, x + eps), x - eps)
-    else:
-        # components with a zero budget may not move (and must not divide by zero)
-        moves = eps > 0
+        lo, hi = x - eps, x + eps
+        if bounds is not None:
+            lo, hi = torch.maximum(lo, bounds[0]), torch.minimum(hi, bounds[1])
+        return lambda adv: adv.clamp_(lo, hi)
+    # components with a zero budget may not move (and must not divide by zero)
+    moves = eps > 0
+    safe = torch.where(moves, eps, 1.0)
+
+    def l2(adv: Tensor) -> Tensor:
         delta = torch.where(moves, adv - x, 0.0)
-        ratio = delta / torch.where(moves, eps, 1.0)
-        adv = x + delta * (1.0 / _l2(ratio).clamp_min(1e-12)).clamp_max(1.0)
-    return _clamp(adv, bounds)
+        adv = x + delta * (1.0 / _l2(delta / safe).clamp_min(1e-12)).clamp_max(1.0)
+        return _clamp(adv, bounds)
+
+    return l2
 
 
 def _step(g: Tensor, alpha: Tensor, eps: Tensor, norm: str) -> Tensor:
+    """The ascent step (in place on the fresh gradient `g`)."""
     if norm == "linf":
-        return alpha * g.sign()
-    scaled = g * eps
-    return alpha * scaled / _l2(scaled).clamp_min(1e-12)
+        return g.sign_().mul_(alpha)
+    scaled = g.mul_(eps)
+    return scaled.mul_(alpha / _l2(scaled).clamp_min(1e-12))
 
 
 def pgd(
@@ -179,16 +193,17 @@ def pgd(
     x = x.detach()
     if random_start and generator is None:
         generator = torch.Generator(x.device).manual_seed(0)
+    project = _projector(x, e, norm, b)
     best: Tensor | None = None
     with attack_mode(model):
         for _ in range(restarts):
             adv = x
             if random_start:
                 assert generator is not None
-                adv = _project(_random_start(x, e, norm, generator), x, e, norm, b)
+                adv = project(_random_start(x, e, norm, generator))
             for _ in range(steps):
                 g = _ascent(model, adv, y, loss, targeted)
-                adv = _project(adv + _step(g, a, e, norm), x, e, norm, b)
+                adv = project(adv + _step(g, a, e, norm))
             if restarts == 1:
                 return adv.detach()
             best = adv if best is None else _worse(model, best, adv, y, targeted)
