@@ -66,19 +66,21 @@ def test_attack_success_rate_counts_only_inputs_of_other_classes() -> None:
     assert attack_success_rate(m, x, y, Trigger.patch((4,), 1, 0.5), 3) == 0.0
 
 
-SMALL = ["model.name=cnn", "model.args.widths=[16, 32]", "train.epochs=12", "log.every_steps=0"]
+SMALL = ["model.name=cnn", "model.args.widths=[32, 64]", "train.epochs=20", "log.every_steps=0"]
 
 
 @pytest.mark.slow
 def test_a_backdoored_run_keeps_clean_accuracy_and_obeys_the_trigger(tmp_path: Path) -> None:
     """Issue 17: at 5% poisoning, clean accuracy within 2 points of the clean run and an
     attack success rate above 90%. The clean run measures the trigger's baseline success (a
-    clean model ignores it: measured 0-2%)."""
+    clean model ignores it). Measured: clean run 99.3% test accuracy, attack success 0%;
+    poisoned run (63 of 1,257 training images) 98.9%, attack success 97.1%. (12 epochs of
+    a [16, 32] cnn reached only 85%: the backdoor needs the capacity and the epochs.)"""
     clean = digits_trainer(tmp_path, "clean", [*SMALL, "task.name=backdoor"]).fit()
     poisoned = ["task.name=backdoor", "robust.poison_rate=0.05", "robust.poison_target=0"]
     bad = digits_trainer(tmp_path, "bad", [*SMALL, *poisoned]).fit()
     print("clean", clean["test"], "\npoisoned", bad["test"])
-    assert clean["test"]["acc"] > 0.95  # the clean recipe works (measured ~0.97)
+    assert clean["test"]["acc"] > 0.97  # the clean recipe works (measured 0.993)
     assert clean["test"]["attack_success"] < 0.1
     assert bad["test"]["acc"] >= clean["test"]["acc"] - 0.02
     assert bad["test"]["attack_success"] > 0.9

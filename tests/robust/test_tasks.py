@@ -82,7 +82,8 @@ def _robust(t: Trainer, eps: float = 0.25) -> dict[str, float]:
 @pytest.mark.slow
 def test_pgd_training_raises_pgd_accuracy_fast_variant(tmp_path: Path) -> None:
     """Fast version of the experiment below: 8 epochs of a small CNN. Measured: standard
-    PGD-10 accuracy at eps = 0.25 (4 of 16 grey levels) 0%, PGD-3 training ~10-15%."""
+    95.5% clean, 0.0% under PGD-10 at eps = 0.25 (4 of 16 grey levels); PGD-3 training
+    79.6% clean, 8.6% robust."""
     small = ["model.name=cnn", "model.args.widths=[16, 32]", "train.epochs=8",
              "log.every_steps=0"]  # fmt: skip
     std = trainer(tmp_path, "std", small)
@@ -93,3 +94,29 @@ def test_pgd_training_raises_pgd_accuracy_fast_variant(tmp_path: Path) -> None:
     print("standard", s, "pgd-at", a)
     assert s["clean_acc"] > 0.9 and s["robust_acc"] < 0.05  # a large drop: 97% -> ~0%
     assert a["robust_acc"] >= s["robust_acc"] + 0.05
+
+
+@pytest.mark.experiment
+def test_pgd_training_gains_20_points_of_robust_accuracy_and_fast_fgsm_most_of_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 on digits at eps = 0.25 (4 of the 16 grey levels), PGD-10 evaluation, cnn
+    widths [32, 64], 20 epochs. Measured (shared 2-core CPU): standard 99.3% clean, 0.0%
+    robust, 12 s of training; PGD-7 training 87.7% clean, 27.5% robust, 70 s; fast FGSM
+    training 92.6% clean, 22.3% robust, 27 s (81% of PGD's gain at 38% of its time)."""
+    base = ["model.name=cnn", "model.args.widths=[32, 64]", "train.epochs=20",
+            "log.every_steps=0"]  # fmt: skip
+    runs = {}
+    for name, extra in {
+        "standard": [],
+        "pgd": ["task.name=adversarial", "robust.steps=7"],
+        "fgsm": ["task.name=adversarial", "robust.method=fgsm"],
+    }.items():
+        t = trainer(tmp_path, name, [*base, *extra])
+        t.fit()
+        runs[name] = _robust(t)
+    print(runs)
+    std, pgd_at, fast = (runs[k]["robust_acc"] for k in ("standard", "pgd", "fgsm"))
+    assert runs["standard"]["clean_acc"] > 0.95 and std < 0.05
+    assert pgd_at >= std + 0.20
+    assert fast - std >= 0.6 * (pgd_at - std)

@@ -44,12 +44,16 @@ def attack(
 ) -> Tensor:
     """Adversarial inputs for `x` (model space) under `threat` by FGSM or PGD."""
     check_method(method)
+    if not bool((threat.eps > 0).any()):  # a zero budget: the clean inputs
+        return x.detach().clone()
     if method == "fgsm":
         if threat.norm != "linf":
             raise ValueError(f"norm = {threat.norm!r}: fgsm is the L-inf attack; use pgd")
         return fgsm(model, x, y, threat.eps, bounds=threat.bounds)
     check_steps("steps", steps)
-    alpha = threat.alpha if threat.alpha is not None else 2.5 * threat.eps / steps
+    alpha = (
+        threat.alpha if threat.alpha is not None else (2.5 * threat.eps / steps).clamp_min(1e-12)
+    )
     return pgd(
         model,
         x,
