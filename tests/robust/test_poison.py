@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.robust.runs import trainer as digits_trainer
+from tests.trainers import digits_trainer
 from trainlab.data import Split
 from trainlab.robust.poison import Trigger, attack_success_rate, poison
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.robust.runs import trainer
 from tests.trainers import StopAt
+from tests.trainers import digits_trainer as trainer
 from trainlab.recipes import load_config
 from trainlab.robust.config import input_space
 from trainlab.robust.evaluate import robust_accuracy
