@@ -6,7 +6,9 @@
 1. PGD-10 (L-inf, eps 8/255, alpha 2/255, random start) images/s of `trainlab.robust.pgd`
    against torchattacks' `PGD` with the same settings, on the same model and batch: the
    digits CNN (1x8x8, batch 256) and resnet18 at 3x32x32 (batch 32). Inputs in [0, 1] (the
-   range torchattacks assumes) and bounds (0, 1) for trainlab. torchattacks is an optional
+   range torchattacks assumes) and bounds (0, 1) for trainlab; "pgd+fold" is the same call on
+   the BN-folded copy that `robust_accuracy` (and so `trainlab eval --attack`) attacks (its
+   one-off folding time printed beside it). torchattacks is an optional
    comparison library (install with `../shared/tools/peer-env.sh torchattacks`); without it
    the comparison column prints "skipped".
 2. Time per training epoch on digits (cnn, batch 64) of standard training, fast FGSM
@@ -32,6 +34,7 @@ import torch
 
 from trainlab.models import create_model
 from trainlab.robust import pgd
+from trainlab.robust.fold import folded_for_attack
 
 EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 CASES = {"cnn": ((1, 8, 8), 256), "resnet18": ((3, 32, 32), 32)}
@@ -62,8 +65,12 @@ def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, r
     x = torch.rand(batch, *shape, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     gen = torch.Generator(device).manual_seed(0)
+    t = time.perf_counter()
+    folded = folded_for_attack(model)  # what robust_accuracy attacks: BN folded, once
+    fold_ms = 1000 * (time.perf_counter() - t)
     runs: dict[str, Callable[[], object]] = {
-        "trainlab": lambda: pgd(model, x, y, EPS, ALPHA, STEPS, bounds=(0.0, 1.0), generator=gen)
+        "trainlab": lambda: pgd(model, x, y, EPS, ALPHA, STEPS, bounds=(0.0, 1.0), generator=gen),
+        "folded": lambda: pgd(folded, x, y, EPS, ALPHA, STEPS, bounds=(0.0, 1.0), generator=gen),
     }
     if ta is not None:
         ref = ta.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=True)  # type: ignore[attr-defined]
@@ -79,8 +86,10 @@ def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, r
     rate = {k: batch / statistics.median(v) for k, v in times.items()}
     has = "torchattacks" in rate
     ref_s = f"{rate['torchattacks']:19.1f}" if has else f"{'skipped':>19}"
-    ratio = f"{rate['trainlab'] / rate['torchattacks']:6.2f}" if has else "     -"
-    print(f"{name:10} {batch:5d} {rate['trainlab']:15.1f} {ref_s} {ratio}", flush=True)
+    for k, label in (("trainlab", "pgd"), ("folded", "pgd+fold")):
+        ratio = f"{rate[k] / rate['torchattacks']:6.2f}" if has else "     -"
+        print(f"{name:10} {label:9} {batch:5d} {rate[k]:15.1f} {ref_s} {ratio}", flush=True)
+    print(f"{'':10} (folding batch-norm took {fold_ms:.0f} ms wall, once per evaluation)")
 
 
 def bench_pgd(args: argparse.Namespace, device: torch.device, clock) -> None:

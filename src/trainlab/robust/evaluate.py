@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from trainlab.robust.attacks import fgsm, pgd
 from trainlab.robust.budget import InputSpace, Threat, check_steps
+from trainlab.robust.fold import folded_for_attack
 
 METHODS = ("fgsm", "pgd")
 
@@ -106,7 +107,8 @@ def robust_accuracy(
     black-box transfer attack; then also 'proxy_robust_acc', the white-box accuracy of the
     proxy on its own adversarial examples)."""
     device = _device(model)
-    source = proxy if proxy is not None else model
+    # the same weights are attacked batch after batch: fold batch-norm once (same function)
+    source = folded_for_attack(proxy if proxy is not None else model)
     gen = torch.Generator(device).manual_seed(seed)
     clean = robust = own = torch.zeros((), dtype=torch.int64, device=device)
     for xb, yb in _batches(x, y, batch_size):
