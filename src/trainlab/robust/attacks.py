@@ -58,8 +58,8 @@ def _check_xy(x: Tensor, y: Tensor) -> None:
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x: expected a floating batch (N, ...), got {got}")
     if not isinstance(y, Tensor) or y.shape[0] != x.shape[0]:
-        got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
-        raise ValueError(f"y: expected {x.shape[0]} targets, one per input, got {got}")
+        shown = str(tuple(y.shape)) if isinstance(y, Tensor) else type(y).__name__
+        raise ValueError(f"y: expected {x.shape[0]} targets, one per input, got {shown}")
 
 
 def _ascent(model: nn.Module, x: Tensor, y: Tensor, loss: Loss, targeted: bool) -> Tensor:
