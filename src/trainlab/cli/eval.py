@@ -7,6 +7,7 @@ from typing import Any
 
 from trainlab.cli import _early_exit
 from trainlab.cli._common import console, load_run, print_summary
+from trainlab.cli.robustness import add_attack_args, eval_attack
 from trainlab.errors import CheckpointError
 
 
@@ -17,10 +18,13 @@ def register(sub: Any) -> None:
     e.add_argument("--target", metavar="COLUMN", help="CSV: the target column")
     e.add_argument("--early-exit", nargs="?", const="max_softmax", choices=["max_softmax", "entropy"],
                    help="accuracy / FLOPs sweep of an early_exit run's thresholds")  # fmt: skip
+    add_attack_args(e)
     e.set_defaults(func=cmd_eval)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.attack is not None:  # clean and robust accuracy (trainlab.cli.robustness)
+        return eval_attack(args)
     from trainlab.data import load_for_eval
     from trainlab.losses import loss_from_config
     from trainlab.train import load_checkpoint

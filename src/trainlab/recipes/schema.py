@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from trainlab.recipes.schema_continual import ContinualConfig
+from trainlab.recipes.schema_robust import RobustConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -426,3 +427,4 @@ class Config(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
+    robust: RobustConfig = Field(default_factory=RobustConfig)

@@ -30,9 +30,10 @@ from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
 
 def build_data(config: Config) -> DataBundle:
-    """The config's dataset, split with the run's seed and normalized."""
+    """The config's dataset, split with the run's seed and normalized (its training split
+    poisoned when `robust.poison_rate` > 0)."""
     d = config.data
-    return load_dataset(
+    data = load_dataset(
         d.source,
         target=d.target,
         task=d.task,
@@ -44,6 +45,11 @@ def build_data(config: Config) -> DataBundle:
         lazy=d.lazy,
         stats_samples=d.stats_samples,
     )
+    if config.robust.poison_rate > 0:  # a backdoored training split (trainlab.robust)
+        from trainlab.robust.config import poison_bundle
+
+        data = poison_bundle(data, config)
+    return data
 
 
 def model_name(config: Config, task: str) -> str:
