@@ -8,20 +8,22 @@ from pathlib import Path
 
 import torch
 
-from trainlab.data import load_dataset
 from trainlab.recipes import load_config
 from trainlab.train import RunDir, Trainer
+from trainlab.train.build import build_data
 from trainlab.train.callbacks import Callback
 
 
 def digits_trainer(
     tmp_path: Path, name: str, overrides: Sequence[str] = (), callbacks: Sequence[Callback] = ()
 ) -> Trainer:
-    """A Trainer for `load_config(overrides)` on the digits set, run `name` under `tmp_path`."""
+    """A Trainer for `load_config(overrides)` on the digits set (as `trainlab train` builds
+    it: `build_data`, so data options such as robust.poison_rate apply), run `name` under
+    `tmp_path`."""
     config = load_config(overrides=[f"name={name}", f"runs_dir={tmp_path}", *overrides])
     run = RunDir.create(config.runs_dir, config.name)
     run.write_config(config.model_dump(mode="json"))
-    return Trainer(config, load_dataset("digits", seed=config.seed), run, callbacks)
+    return Trainer(config, build_data(config), run, callbacks)
 
 
 class StopAt(Callback):

@@ -54,7 +54,7 @@ class DANNTask(Task):
         per_epoch = max(1, len(d.train) // ctx.config.data.batch_size // t.accumulate)  # type: ignore[arg-type]
         self.total_updates = max(1, t.epochs * per_epoch)
         self._scored: int | None = None
-        self._source_test = d.test if hasattr(d.test, "x") else None
+        self._source_test: Any = d.test if hasattr(d.test, "x") else None
 
     # ------------------------------------------------------------------ helpers
     def classify(self, x: Tensor) -> Tensor:

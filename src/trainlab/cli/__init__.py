@@ -19,7 +19,17 @@ from trainlab.cli._common import Parser
 from trainlab.errors import UserError
 
 # the command modules, in the order `trainlab --help` lists them
-COMMANDS = ("train", "eval", "plot_lr", "models")
+COMMANDS = (
+    "train",
+    "eval",
+    "predict",
+    "export",
+    "plot_lr",
+    "models",
+    "prune",
+    "continual",
+    "robustness",
+)
 
 EXAMPLES = """\
 examples:

@@ -10,8 +10,6 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from trainlab.errors import ConfigError
-
 
 class Parser(argparse.ArgumentParser):
     """argparse's own usage errors: the usage line, one error line, exit code 2."""
@@ -76,12 +74,6 @@ def print_summary(out: Any, title: str, metrics: dict[str, float], extra: dict) 
 
 def load_run(run_dir: str) -> tuple[Any, Any]:
     """(RunDir, validated Config) of an existing run directory."""
-    from trainlab.recipes import validate
-    from trainlab.train import RunDir
+    from trainlab.export.run_model import open_run
 
-    run = RunDir.open(run_dir)
-    try:
-        config = validate(run.read_config())
-    except ConfigError as e:
-        raise ConfigError(f"{run.config}: {e}") from None
-    return run, config
+    return open_run(run_dir)

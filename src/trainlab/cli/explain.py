@@ -52,10 +52,11 @@ def _samples(args: argparse.Namespace, found: Any) -> tuple[Any, Any, list[str]]
         from trainlab.train.build import build_data
 
         data = build_data(open_run(found.card["source_run"])[1])
-        if data.test is None or not hasattr(data.test, "x"):
+        test: Any = data.test
+        if test is None or not hasattr(test, "x"):
             raise ConfigError(f"{args.run_dir}: no in-memory test split to explain; pass --data")
-        k = min(args.samples, len(data.test))
-        return data.test.x[:k], data.test.y[:k], [str(i) for i in range(k)]
+        k = min(args.samples, len(test))
+        return test.x[:k], test.y[:k], [str(i) for i in range(k)]
     found_in = read_inputs(args.data, meta, target=args.target)
     k = min(args.samples, len(found_in.x))
     x = standardize(torch.as_tensor(found_in.x[:k]), meta["input_mean"], meta["input_std"])

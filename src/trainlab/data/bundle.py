@@ -41,6 +41,8 @@ class RawData:
     task: str
     class_names: list[str] | None = None
     explicit: dict[str, tuple[np.ndarray | Dataset, np.ndarray]] = field(default_factory=dict)
+    # CSV: each feature column's name and categories (None: numeric), to encode new files alike
+    features: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -71,6 +73,7 @@ class DataBundle:
     target_mean: float = 0.0
     target_scale: float = 1.0
     ignore_index: int | None = None
+    features: list[dict[str, Any]] | None = None  # CSV: the feature encoding (RawData)
 
     def meta(self) -> dict[str, Any]:
         """Plain-typed metadata stored in checkpoints (weights_only-loadable)."""
@@ -85,6 +88,7 @@ class DataBundle:
             "target_mean": self.target_mean,
             "target_scale": self.target_scale,
             "ignore_index": self.ignore_index,
+            "features": self.features,
             "sizes": [
                 len(cast(Sized, s)) if s is not None else 0
                 for s in (self.train, self.val, self.test)

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.digits import EMBEDDED
 from trainlab.data.image_folder import ImageFolderDataset, load_image_folder
+from trainlab.data.inputs import read_inputs
 from trainlab.data.lazy import SplitView, check_npy_finite, train_stats, views
 from trainlab.data.normalize import channel_stats, identity_stats, standardize
 from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
@@ -218,6 +219,7 @@ def load_dataset(
         target_mean=t_mean,
         target_scale=t_scale,
         ignore_index=IGNORE_INDEX if task == "segmentation" else None,
+        features=raw.features,
     )
 
 
@@ -226,38 +228,30 @@ def load_for_eval(
     meta: dict[str, Any],
     *,
     target: str | None = None,
-    image_size: int = 32,
-    layout: str = "auto",
 ) -> Split:
-    """Every sample of `source`'s `x`/`y`, prepared exactly as a finished run's training data:
-    the run's class names, input statistics and target scaling (`DataBundle.meta()`)."""
-    raw = read_source(source, target=target, image_size=image_size, layout=layout)
-    if not isinstance(raw.x, np.ndarray):  # read_source without lazy returns arrays
-        raise TypeError(f"expected the arrays of {source}, got {type(raw.x).__name__}")
-    _check_finite(raw.x, source, "features")
-    if list(raw.x.shape[1:]) != list(meta["in_shape"]):
-        raise DataError(
-            source,
-            f"samples have shape {tuple(raw.x.shape[1:])}; the run was trained on "
-            f"{tuple(meta['in_shape'])}",
-        )
-    x = standardize(torch.as_tensor(raw.x), meta["input_mean"], meta["input_std"])
+    """Every sample of `source` with its targets, prepared exactly as a finished run's
+    training data: the run's encoding, class names, input statistics and target scaling
+    (`DataBundle.meta()`)."""
+    found = read_inputs(source, meta, target=target)
+    if found.y is None:
+        what = f"no {target!r} column" if target else "no labels ('y', or class folders)"
+        raise DataError(source, f"{what}: evaluation needs the true targets")
+    x = standardize(torch.as_tensor(found.x), meta["input_mean"], meta["input_std"])
     task = meta["task"]
-    check_target_shape(raw.y, task, source)
+    check_target_shape(found.y, task, source)
     if task in ("multilabel", "segmentation"):
-        return Split(x, _dense_targets(raw.y, task, meta, source))
+        return Split(x, _dense_targets(found.y, task, meta, source))
     if task == "classification":
         names = meta["class_names"]
-        labels = (
-            [raw.class_names[int(v)] for v in raw.y] if raw.class_names else [str(v) for v in raw.y]
-        )
-        unknown = sorted(set(labels) - set(names))
+        raw_names = found.class_names
+        given = [raw_names[int(v)] for v in found.y] if raw_names else [str(v) for v in found.y]
+        unknown = sorted(set(given) - set(names))
         if unknown:
             raise DataError(source, f"labels {unknown[:5]} were not seen in training ({names})")
         index = {n: i for i, n in enumerate(names)}
-        y = torch.tensor([index[v] for v in labels], dtype=torch.int64)
+        y = torch.tensor([index[v] for v in given], dtype=torch.int64)
     else:
-        yr = torch.as_tensor(as_regression(raw.y, source))
+        yr = torch.as_tensor(as_regression(found.y, source))
         y = ((yr - meta["target_mean"]) / meta["target_scale"]).float().reshape(-1, 1)
     return Split(x, y)
 

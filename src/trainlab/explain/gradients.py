@@ -80,8 +80,8 @@ def quadrature(steps: int, rule: str = "gausslegendre") -> tuple[Tensor, Tensor]
     """(alphas, weights) in float64 for int_0^1 f(a) da ~ sum_k w_k f(a_k)."""
     check_positive_int("steps", steps)
     if rule == "gausslegendre":
-        t, w = np.polynomial.legendre.leggauss(steps)
-        return torch.from_numpy((t + 1) / 2), torch.from_numpy(w / 2)
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        return torch.from_numpy((nodes + 1) / 2), torch.from_numpy(weights / 2)
     if rule not in RULES:
         raise ValueError(f"rule {rule!r}: expected one of {', '.join(RULES)}")
     if rule == "riemann_trapezoid":

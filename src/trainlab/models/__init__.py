@@ -10,6 +10,7 @@ timm-layout checkpoints from disk.
 from trainlab.models import cnn as _cnn  # noqa: F401  (registers)
 from trainlab.models import cnn1d as _cnn1d  # noqa: F401
 from trainlab.models import convnext as _convnext  # noqa: F401
+from trainlab.models import early_exit  # noqa: F401  (early_exit.heads, issue 18)
 from trainlab.models import mlp as _mlp  # noqa: F401
 from trainlab.models import resnet as _resnet  # noqa: F401
 from trainlab.models import unet as _unet  # noqa: F401

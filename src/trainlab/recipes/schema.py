@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from trainlab.recipes.schema_adapt import AdaptConfig
+from trainlab.recipes.schema_continual import ContinualConfig
 from trainlab.recipes.schema_rl import RLConfig
+from trainlab.recipes.schema_robust import RobustConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -428,3 +430,5 @@ class Config(_Section):
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
     adapt: AdaptConfig = Field(default_factory=AdaptConfig)
     rl: RLConfig = Field(default_factory=RLConfig)
+    continual: ContinualConfig = Field(default_factory=ContinualConfig)
+    robust: RobustConfig = Field(default_factory=RobustConfig)

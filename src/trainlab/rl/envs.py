@@ -99,7 +99,7 @@ class EnvPool:
                 final[i] = np.asarray(obs, dtype=np.float32)
                 ep = info["episode"]
                 episodes.append((float(np.asarray(ep["r"])), int(np.asarray(ep["l"]))))
-                self.obs[i] = self._new_episode(i)
+                self.obs[i] = self._new_episode(int(i))
             else:
                 self.obs[i] = np.asarray(obs, dtype=np.float32)
         return StepResult(self.obs.copy(), rewards, term, trunc, final, episodes)

@@ -20,7 +20,7 @@ every generator and the episode history are checkpointed: resume is exact.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -95,7 +95,13 @@ class RLTask(Task):
 
     # ------------------------------------------------------------------ helpers
     def _obs(self, obs: np.ndarray) -> Tensor:
-        return torch.tensor(obs, dtype=torch.float32, device=self.device)  # a copy: the pool reuses its array
+        return torch.tensor(
+            obs, dtype=torch.float32, device=self.device
+        )  # a copy: the pool reuses its array
+
+    @property
+    def _policy(self) -> Policy:
+        return cast(Policy, self.modules["policy"])
 
     def _value(self, obs: Tensor) -> Tensor:
         return self.modules["critic"](obs)
@@ -121,7 +127,7 @@ class RLTask(Task):
             step.log("episode_return", float(np.mean(recent)))
 
     def _a2c(self, step: Any) -> Tensor:
-        r, pool, policy = self.cfg, self.pool, self.modules["policy"]
+        r, pool, policy = self.cfg, self.pool, self._policy
         obs_l, act_l, rew_l, done_l = [], [], [], []
         for _ in range(r.n_steps):
             obs = self._obs(pool.obs)
@@ -132,10 +138,12 @@ class RLTask(Task):
             if res.truncated.any():  # bootstrap through time limits
                 idx = np.flatnonzero(res.truncated & ~res.terminated)
                 if len(idx):
-                    final = self._obs(np.stack([res.final_obs[i] for i in idx]))
+                    final = self._obs(np.stack([cast(np.ndarray, res.final_obs[i]) for i in idx]))
                     with torch.no_grad():
                         rew[idx] += r.gamma * self._value(final).cpu()
-            obs_l.append(obs), act_l.append(act), rew_l.append(rew)
+            obs_l.append(obs)
+            act_l.append(act)
+            rew_l.append(rew)
             done_l.append(torch.as_tensor(res.terminated | res.truncated))
             self._record(res.episodes, len(pool))
         obs_t = torch.stack(obs_l)  # (T, N, obs)
@@ -162,7 +170,7 @@ class RLTask(Task):
         return -(logp * adv).mean() + r.value_coef * value_loss - r.entropy * entropy
 
     def _reinforce(self, step: Any) -> Tensor:
-        r, pool, policy = self.cfg, self.pool, self.modules["policy"]
+        r, pool, policy = self.cfg, self.pool, self._policy
         n = len(pool)
         pool.reset()  # every environment plays one whole episode
         active = np.ones(n, dtype=bool)
@@ -172,7 +180,9 @@ class RLTask(Task):
             with torch.no_grad():
                 act = policy.act(obs, generator=self.actions)
             res = pool.step(pool.action_array(act), active)
-            obs_l.append(obs), act_l.append(act), mask_l.append(torch.as_tensor(active.copy()))
+            obs_l.append(obs)
+            act_l.append(act)
+            mask_l.append(torch.as_tensor(active.copy()))
             rew_l.append(torch.as_tensor(res.rewards, dtype=torch.float32))
             self._record(res.episodes, int(active.sum()))
             active &= ~(res.terminated | res.truncated)
@@ -215,7 +225,7 @@ class RLTask(Task):
         """Returns and lengths of `episodes` episodes with fixed seeds (seed + EVAL_SEED + k)."""
         from trainlab.rl.envs import make_env
 
-        env, policy = make_env(self.cfg.env), self.modules["policy"]
+        env, policy = make_env(self.cfg.env), self._policy
         returns, lengths = [], []
         for k in range(episodes):
             obs, _ = env.reset(seed=self.seed + EVAL_SEED + k)

@@ -30,15 +30,15 @@ from trainlab.schedules import build_schedule as build_schedule_from_kwargs
 
 
 def build_data(config: Config) -> DataBundle:
-    """The config's dataset, split with the run's seed and normalized (or the task's own
-    data, `Task.build_data`)."""
+    """The config's dataset, split with the run's seed and normalized (its training split
+    poisoned when `robust.poison_rate` > 0), or the task's own data (`Task.build_data`)."""
     from trainlab.train.registry import task_class
 
     own = task_class(config.task.name).build_data(config)
     if own is not None:
         return own
     d = config.data
-    return load_dataset(
+    data = load_dataset(
         d.source,
         target=d.target,
         task=d.task,
@@ -50,6 +50,11 @@ def build_data(config: Config) -> DataBundle:
         lazy=d.lazy,
         stats_samples=d.stats_samples,
     )
+    if config.robust.poison_rate > 0:  # a backdoored training split (trainlab.robust)
+        from trainlab.robust.config import poison_bundle
+
+        data = poison_bundle(data, config)
+    return data
 
 
 def model_name(config: Config, task: str) -> str:
@@ -75,7 +80,7 @@ def _rate_arg(
     )
 
 
-def build_model(
+def model_spec(
     config: Config,
     num_outputs: int,
     in_shape: tuple[int, ...],
@@ -83,8 +88,10 @@ def build_model(
     task: str = "classification",
     name: str | None = None,
     extra_args: dict[str, Any] | None = None,
-) -> nn.Module:
-    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+) -> tuple[str, dict[str, Any]]:
+    """(zoo name, keyword arguments) of the config's model: `create_model(name, **args)`
+    builds it (what `trainlab export` records so the model can be rebuilt without trainlab's
+    config)."""
     name = name or model_name(config, task)
     args = dict(config.model.args) | dict(extra_args or {})
     r = config.regularize
@@ -97,8 +104,24 @@ def build_model(
         _rate_arg(
             name, "regularize.dropout", r.dropout, args, "has no dropout", "dropout", "drop_rate"
         )
+    return name, {"num_classes": num_outputs, "in_shape": tuple(in_shape), **args}
+
+
+def build_model(
+    config: Config,
+    num_outputs: int,
+    in_shape: tuple[int, ...],
+    *,
+    task: str = "classification",
+    name: str | None = None,
+    extra_args: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+    name, args = model_spec(
+        config, num_outputs, in_shape, task=task, name=name, extra_args=extra_args
+    )
     try:
-        return create_model(name, num_classes=num_outputs, in_shape=in_shape, **args)
+        return create_model(name, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model = {name!r} with args {config.model.args}: {e}") from None
 

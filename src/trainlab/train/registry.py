@@ -27,6 +27,10 @@ _BUILTIN = {
     "supervised": "trainlab.train.supervised:SupervisedTask",
     "dann": "trainlab.adapt.dann:DANNTask",
     "rl": "trainlab.rl.task:RLTask",
+    "early_exit": "trainlab.compress.exit_task:EarlyExitTask",
+    "continual": "trainlab.continual.task:ContinualTask",
+    "adversarial": "trainlab.robust.task:AdversarialTask",
+    "backdoor": "trainlab.robust.task:BackdoorTask",
 }
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"

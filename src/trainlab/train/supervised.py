@@ -104,10 +104,16 @@ class SupervisedTask(Task):
             loss = loss + self.l1 * _l1_norm(self._l1_params)
         return out, data_loss, loss
 
+    def train_inputs(self, x: Tensor, target: Tensor) -> Tensor:
+        """The inputs the training loss sees, after augmentation (a hook: adversarial
+        training replaces them with adversarial examples); here `x` itself."""
+        return x
+
     def training_step(self, batch: Any, step: Step) -> None:
         x, y = batch
         x = self._inputs(x)
         xa, target = self.augment(x, y) if self.augment is not None else (x, y)
+        xa = self.train_inputs(xa, target)
         if step.needs_closure():  # L-BFGS re-evaluates the loss in its line search
             outputs: list[tuple[Tensor, Tensor]] = []
 
