@@ -29,6 +29,8 @@ COMMANDS = (
     "prune",
     "continual",
     "robustness",
+    "explain",
+    "rl",
 )
 
 EXAMPLES = """\

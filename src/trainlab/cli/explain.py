@@ -30,6 +30,12 @@ def register(sub: Any) -> None:
     p.add_argument("--target", metavar="COLUMN", help="CSV: the target column, if present")
     p.add_argument("--steps", type=int, default=64, help="ig: quadrature nodes")
     p.add_argument("--rule", default="gausslegendre", help="ig: gausslegendre | riemann_*")
+    p.add_argument(
+        "--baseline",
+        choices=["black", "mean"],
+        default="black",
+        help="ig: the path's start, the black (all-zero) input or the mean input",
+    )
     p.add_argument("--noise", type=float, default=0.15, help="smoothgrad: noise level")
     p.add_argument("--noise-samples", type=int, default=50, help="smoothgrad: noisy copies")
     p.add_argument("--patch", type=int, default=2, help="lime: patch size of the grid")
@@ -92,7 +98,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     check: list[float | str] = [""] * len(x)
     try:
         if args.method == "ig":
-            ig = integrated_gradients(model, x, pred, steps=args.steps, rule=args.rule)
+            meta = found.meta
+            base = (
+                (0 - meta["input_mean"]) / meta["input_std"] if args.baseline == "black" else None
+            )
+            ig = integrated_gradients(
+                model, x, pred, baseline=base, steps=args.steps, rule=args.rule
+            )
             maps, check = ig.attributions, [float(v) for v in ig.relative_error]
         elif args.method == "saliency":
             maps = saliency(model, x, pred)
