@@ -68,7 +68,9 @@ def test_explain_is_reproducible_and_rejects_bad_input(run: Path, tmp_path: Path
     capsys.readouterr()
     assert main(["explain", str(run), "--steps", "0"]) == 2
     assert "--steps 0: expected >= 1" in capsys.readouterr().err
-    assert main(["explain", str(run), "--method", "gradcam"]) == 2  # argparse: invalid choice
+    with pytest.raises(SystemExit) as e:  # argparse: invalid choice
+        main(["explain", str(run), "--method", "gradcam"])
+    assert e.value.code == 2
     assert main(["explain", str(run), "--rule", "simpson"]) == 2
     assert "rule 'simpson'" in capsys.readouterr().err
     assert torch.is_grad_enabled()
