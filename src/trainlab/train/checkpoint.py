@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -136,9 +135,6 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return ckpt
 
 
-log = logging.getLogger("trainlab.train")
-
-
 def step_path(folder: Path, step: int) -> Path:
     return folder / f"step-{step:08d}.pt"
 
@@ -183,9 +179,10 @@ def save_rotating(folder: Path, step: int, payload: dict[str, Any], keep: int) -
 
 def load_newest_good(
     last: Path, map_location: str | torch.device = "cpu"
-) -> tuple[Path, dict[str, Any]]:
-    """The checkpoint at `last`, or (when it is unreadable or corrupt) the newest good step
-    checkpoint beside it, with one warning naming both; `CheckpointError` when none is good."""
+) -> tuple[Path, dict[str, Any], str | None]:
+    """`(path, checkpoint, warning)`: the checkpoint at `last`, or (when it is unreadable or
+    corrupt) the newest good step checkpoint beside it and a one-line warning naming both;
+    `CheckpointError` when none is good."""
     first: CheckpointError | None = None
     candidates = [last] + [p for _, p in reversed(step_checkpoints(last.parent))]
     for path in candidates:
@@ -194,8 +191,9 @@ def load_newest_good(
         except CheckpointError as e:
             first = first or e
             continue
+        warning = None
         if first is not None:
-            log.warning("%s; resuming from %s, the newest good checkpoint", first, path)
-        return path, ckpt
+            warning = f"{first}; resuming from {path}, the newest good checkpoint"
+        return path, ckpt, warning
     assert first is not None
     raise first

@@ -23,8 +23,10 @@ one from a branch that only rank 0 takes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,17 @@ def init_from_env(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) ->
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def session(device: str = "auto") -> Iterator[Dist]:
+    """The job's process group for the duration of a command (a no-op in one process)."""
+    own = init_from_env(device)
+    try:
+        yield Dist.current()
+    finally:
+        if own:
+            shutdown()
 
 
 @dataclass
@@ -185,8 +198,6 @@ def wrap_ddp(modules: dict[str, nn.Module], device: torch.device) -> dict[str, n
 def no_sync(modules: dict[str, nn.Module]) -> Any:
     """A context where no DDP module of `modules` averages gradients (accumulation batches:
     the gradients add up locally and are averaged once, on the batch that ends the cycle)."""
-    import contextlib
-
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     stack = contextlib.ExitStack()

@@ -392,7 +392,7 @@ class Trainer:
             if not step.skipped_nonfinite:
                 self._accumulate(step)
             size = task.batch_size(batch)
-            seen += size
+            seen += size * self.dist.world_size  # samples of the global batch
             self.batch_in_epoch += 1
             if step.syncs:
                 self.step += 1
@@ -763,5 +763,7 @@ class Trainer:
         belong (random-number states must stay CPU tensors, even on a CUDA run)."""
         if self.run is None:
             raise ValueError("resume() needs a run directory")
-        _, state = load_newest_good(self.run.last, "cpu")
+        _, state, warning = load_newest_good(self.run.last, "cpu")
+        if warning is not None and self.dist.is_main:
+            log.warning("%s", warning)
         self.load_state_dict(state)
