@@ -182,13 +182,21 @@ def rank_seed(seed: int, rank: int) -> int:
 def wrap_ddp(modules: dict[str, nn.Module], device: torch.device) -> dict[str, nn.Module]:
     """Each module with trainable parameters in `DistributedDataParallel` (the others as
     they are). Constructing DDP broadcasts rank 0's parameters and buffers: a collective
-    every rank makes, in the order of `modules`."""
+    every rank makes, in the order of `modules`.
+
+    BatchNorm: on CUDA its layers become `SyncBatchNorm` (statistics over the global batch;
+    the same parameters and buffers, so checkpoints and optimizers are unchanged). gloo on a
+    CPU has no SyncBatchNorm: each rank normalizes with its own half-batch statistics, and
+    DDP broadcasts rank 0's running statistics at every forward, so the checkpointed ones
+    are rank 0's (a 2-process run then differs slightly from one process)."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     out: dict[str, nn.Module] = {}
     for k, m in modules.items():
         if any(p.requires_grad for p in m.parameters()):
             ids = [device.index] if device.type == "cuda" else None
+            if device.type == "cuda":
+                m = nn.SyncBatchNorm.convert_sync_batchnorm(m)  # children replaced in place
             out[k] = DDP(m, device_ids=ids)
         else:
             out[k] = m

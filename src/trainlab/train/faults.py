@@ -94,7 +94,8 @@ class NonFiniteGuard:
         bad = self._loss_bad
         what = torch.full((), -1, dtype=torch.int64, device=self.device)
         if with_grad:
-            norms = torch.stack(torch._foreach_norm([p.grad for p in with_grad]))  # (P,)
+            grads = [p.grad for p in with_grad if p.grad is not None]
+            norms = torch.stack(torch._foreach_norm(grads))  # (P,) one norm per gradient
             bad_grads = ~torch.isfinite(norms)
             bad = bad | bad_grads.any()
             what = torch.where(self._loss_bad, what, torch.argmax(bad_grads.to(torch.int8)))
