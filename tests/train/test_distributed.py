@@ -8,6 +8,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 from tests.conftest import cli_env, run_cli
+
+from trainlab.train.checkpoint import step_checkpoints
 
 pytestmark = pytest.mark.slow  # each launch starts 3 Python processes that import torch
 
@@ -114,6 +117,28 @@ def test_kill_9_of_the_job_then_resume_under_torchrun_is_bitwise_exact(runs: Pat
     assert _rows(runs / "cut/metrics.csv", "time") == _rows(runs / "two/metrics.csv", "time")
     steps = lambda run: _rows(runs / run / "metrics_steps.csv", "samples_per_s")  # noqa: E731
     assert steps("cut") == steps("two")
+
+
+def test_a_two_process_checkpoint_resumes_in_one_process(runs: Path) -> None:
+    """World size 2 -> 1 mid-epoch (the global batch is unchanged): the partial epoch's
+    metric sums of both ranks carry over, and the result is the 1-process run's."""
+    resized = runs / "resized"
+    shutil.copytree(runs / "two", resized)
+    for step, path in step_checkpoints(resized / "checkpoints"):
+        if step > 30:
+            path.unlink()
+    (resized / "checkpoints/last.pt").unlink()
+    shutil.copy(resized / "checkpoints/step-00000030.pt", resized / "checkpoints/last.pt")
+    (resized / "summary.json").unlink()
+    r = run_cli(["resume", str(resized), "--no-progress"], runs.parent, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    a, b = _weights(runs / "one"), _weights(resized)
+    for k in a:
+        assert ((a[k] - b[k]).abs().max() / a[k].abs().max()).item() < 1e-5, k
+    one, res = _rows(runs / "one/metrics.csv", "time"), _rows(resized / "metrics.csv", "time")
+    for ra, rb in zip(one, res, strict=True):  # epoch 2's loss sums both ranks' halves
+        assert abs(float(ra["train_loss"]) - float(rb["train_loss"])) < 1e-6
+        assert ra["train_acc"] == rb["train_acc"]
 
 
 def test_a_rank_that_raises_ends_the_job_with_one_line(tmp_path: Path) -> None:
