@@ -3,6 +3,7 @@
     python -m benchmarks.distributed [--part ddp,checkpoint] [--model resnet18]
         [--shape 3x32x32] [--batch 32] [--steps 4] [--repeats 3]
         [--ckpt-models resnet18,convnext_tiny] [--ckpt-shape 3x64x64] [--ckpt-batch 32]
+        [--threads N]
 
 **ddp**: samples/s of one training step (forward + backward + AdamW) on the global batch
 `--batch`, by (a) one process on 1 thread, (b) one process on 2 threads, (c) two gloo
@@ -157,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ckpt-models", default="resnet18,convnext_tiny")
     ap.add_argument("--ckpt-shape", default="3x64x64")
     ap.add_argument("--ckpt-batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=0, help="checkpoint part (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # a benchmark script, not library code
     if args.batch % 2:
         ap.error(f"--batch {args.batch}: must be even (two processes)")
     parts = args.part.split(",")
