@@ -78,3 +78,32 @@ def test_bad_arguments_name_themselves() -> None:
         EpochBatchSampler(10, 0)
     with pytest.raises(TypeError, match="epoch must be an int, got 1.5"):
         EpochBatchSampler(10, 2).set_epoch(1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("n", "world"), [(50, 2), (64, 4), (37, 3)])
+def test_sharded_batchloaders_together_are_the_one_process_batches(n: int, world: int) -> None:
+    """Batch k of every rank (batch size B / world) is batch k of one process (batch B),
+    and the in-memory loader shards exactly as the Dataset sampler does."""
+    glob = BatchLoader(_split(n), 4 * world, shuffle=True, drop_last=True, seed=5)
+    ranks = [
+        BatchLoader(_split(n), 4, shuffle=True, drop_last=True, seed=5, rank=r, world_size=world)
+        for r in range(world)
+    ]
+    for r, loader in enumerate(ranks):
+        sampler = EpochBatchSampler(
+            n, 4, shuffle=True, drop_last=True, seed=5, rank=r, world_size=world
+        )
+        sampler.set_epoch(2, start=1)
+        assert list(sampler) == [y.tolist() for _, y in loader.epoch(2, start=1)]
+    for k, (_, y) in enumerate(glob.epoch(2)):
+        parts = [next(iter(r.epoch(2, start=k)))[1] for r in ranks]
+        assert sorted(torch.cat(parts).tolist()) == sorted(y.tolist())
+
+
+def test_uneven_evaluation_shards_keep_every_sample() -> None:
+    seen = [
+        y
+        for r in range(3)
+        for _, y in BatchLoader(_split(37), 5, rank=r, world_size=3, even=False).epoch(0)
+    ]
+    assert sorted(torch.cat(seen).tolist()) == list(range(37))

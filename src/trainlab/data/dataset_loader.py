@@ -117,6 +117,7 @@ class DatasetLoader:
         persistent_workers: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        even: bool = True,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         start_method: str | None = None,
     ) -> None:
@@ -137,6 +138,7 @@ class DatasetLoader:
             seed=seed,
             rank=rank,
             world_size=world_size,
+            even=even,
         )
         if collate_fn is None and len(dataset) > 0:
             check_sample(dataset[0], dataset, 0)
@@ -171,12 +173,13 @@ class DatasetLoader:
 def make_loader(data: Split | Dataset, batch_size: int, **kw: Any) -> BatchLoader | DatasetLoader:
     """A `BatchLoader` for an in-memory `Split`, a `DatasetLoader` for a `Dataset`.
 
-    BatchLoader takes `shuffle, drop_last, seed, transform, num_workers` (threads); the
-    Dataset-only options (`pin_memory`, `persistent_workers`, `rank`, `world_size`,
+    BatchLoader takes `shuffle, drop_last, seed, transform, num_workers` (threads), `rank`,
+    `world_size` and `even`; the Dataset-only options (`pin_memory`, `persistent_workers`,
     `collate_fn`, `start_method`) are an error for a Split rather than silently ignored.
     """
     if isinstance(data, Split):
-        extra = sorted(set(kw) - {"shuffle", "drop_last", "seed", "transform", "num_workers"})
+        mine = {"shuffle", "drop_last", "seed", "transform", "num_workers", "rank", "world_size"}
+        extra = sorted(set(kw) - mine - {"even"})
         if extra:
             raise TypeError(f"make_loader: {extra} apply to a Dataset only, not to a Split")
         return BatchLoader(data, batch_size, **kw)

@@ -8,6 +8,9 @@ An optional per-sample `transform(sample, epoch, index)` (e.g. per-image augment
 runs in `num_workers` threads (torch kernels release the GIL), one batch ahead of the
 training step. The transform must depend only on its arguments, so results do not depend
 on thread scheduling and resuming stays exact.
+
+`rank`/`world_size` shard every epoch's order as `trainlab.data.order.shard` does (`even`:
+training cuts the order to a multiple of `world_size`; evaluation keeps every sample).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from torch import Tensor
 
 from trainlab.data.bundle import Split
-from trainlab.data.order import epoch_order
+from trainlab.data.order import check_rank, epoch_order, shard, shard_size
 
 SampleTransform = Callable[[Tensor, int, int], Tensor]
 
@@ -39,13 +42,19 @@ class BatchLoader:
         seed: int = 0,
         transform: SampleTransform | None = None,
         num_workers: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        even: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        check_rank(rank, world_size, len(split))
         self.split = split
-        self.batch_size = min(batch_size, len(split)) if drop_last else batch_size
+        self.rank, self.world_size, self.even = rank, world_size, even
+        self.n_local = shard_size(len(split), rank, world_size, even=even)  # this rank's samples
+        self.batch_size = max(1, min(batch_size, self.n_local)) if drop_last else batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
@@ -53,14 +62,16 @@ class BatchLoader:
         self.num_workers = num_workers
 
     def __len__(self) -> int:
-        n = len(self.split)
+        n = self.n_local
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int) -> Tensor | None:
-        """The sample order of `epoch` (None: natural order)."""
-        if not self.shuffle:
+        """This rank's sample order of `epoch` (None: natural order, one process)."""
+        n = len(self.split)
+        if not self.shuffle and self.world_size == 1:
             return None
-        return epoch_order(len(self.split), self.seed, epoch).to(self.split.x.device)
+        full = epoch_order(n, self.seed, epoch) if self.shuffle else torch.arange(n)
+        return shard(full, self.rank, self.world_size, even=self.even).to(self.split.x.device)
 
     def _indices(self, order: Tensor | None, b: int) -> Tensor | slice:
         bs = self.batch_size

@@ -12,7 +12,8 @@ multiple of `world_size` (the last `n % world_size` samples of the order are dro
 every rank has the same number of batches and no sample is seen twice) and rank r takes
 every `world_size`-th sample from position r. Batch k of all ranks together is then exactly
 batch k of one process with batch size `world_size * batch_size`: a distributed run sees
-the global batches a single-process run would.
+the global batches a single-process run would. Evaluation shards with `even=False` instead
+(every sample is kept; ranks differ by at most one sample, and summed metrics are exact).
 """
 
 from __future__ import annotations
@@ -27,6 +28,35 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     """The seeded permutation of `range(n)` for `epoch` (int64, CPU)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=g)
+
+
+def shard(order: Tensor, rank: int, world_size: int, *, even: bool = True) -> Tensor:
+    """Rank `rank`'s part of `order`: every `world_size`-th sample from position `rank`.
+
+    `even=True` (training) first cuts `order` to a multiple of `world_size`, so every rank
+    has the same number of samples (and of batches, hence of collectives); `even=False`
+    (evaluation) keeps every sample, ranks then differ by at most one.
+    """
+    if world_size == 1:
+        return order
+    if even:
+        order = order[: len(order) // world_size * world_size]
+    return order[rank::world_size]
+
+
+def shard_size(n: int, rank: int, world_size: int, *, even: bool = True) -> int:
+    """`len(shard(range(n), rank, world_size, even=even))` without building it."""
+    return n // world_size if even else len(range(rank, n, world_size))
+
+
+def check_rank(rank: int, world_size: int, n: int) -> None:
+    """`rank` of `world_size` is a valid shard of `n` samples (ValueError/TypeError)."""
+    _check_int("world_size", world_size, 1)
+    _check_int("rank", rank, 0)
+    if rank >= world_size:
+        raise ValueError(f"rank must be < world_size={world_size}, got {rank}")
+    if world_size > 1 and n < world_size:
+        raise ValueError(f"n must be >= world_size={world_size}, got {n}")
 
 
 def _check_int(name: str, value: object, low: int) -> int:
@@ -56,18 +86,14 @@ class EpochBatchSampler:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        even: bool = True,
     ) -> None:
         _check_int("n", n, 0)
         _check_int("batch_size", batch_size, 1)
-        _check_int("world_size", world_size, 1)
-        _check_int("rank", rank, 0)
-        if rank >= world_size:
-            raise ValueError(f"rank must be < world_size={world_size}, got {rank}")
-        if world_size > 1 and n < world_size:
-            raise ValueError(f"n must be >= world_size={world_size}, got {n}")
+        check_rank(rank, world_size, n)
         self.n, self.shuffle, self.drop_last, self.seed = n, shuffle, drop_last, seed
-        self.rank, self.world_size = rank, world_size
-        self.per_rank = n // world_size
+        self.rank, self.world_size, self.even = rank, world_size, even
+        self.per_rank = shard_size(n, rank, world_size, even=even)
         # as BatchLoader: a training batch shrinks to the data rather than yielding nothing
         self.batch_size = max(1, min(batch_size, self.per_rank)) if drop_last else batch_size
         self.epoch, self.start = 0, 0
@@ -87,7 +113,7 @@ class EpochBatchSampler:
     def indices(self, epoch: int) -> Tensor:
         """This rank's samples of `epoch`, in order."""
         order = epoch_order(self.n, self.seed, epoch) if self.shuffle else torch.arange(self.n)
-        return order[: self.per_rank * self.world_size][self.rank :: self.world_size]
+        return shard(order, self.rank, self.world_size, even=self.even)
 
     def __iter__(self) -> Iterator[list[int]]:
         mine, bs = self.indices(self.epoch).tolist(), self.batch_size

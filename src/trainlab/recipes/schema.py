@@ -233,6 +233,14 @@ class TrainConfig(_Section):
     )
     compile: bool = Field(False, description="torch.compile the task's modules")
     channels_last: bool = Field(False, description="channels_last memory format for images")
+    nonfinite: Literal["stop", "skip"] = Field(
+        "stop",
+        description="a NaN/Inf loss or gradient: 'stop' the run naming the step (checked when "
+        "the engine syncs: step logs, checkpoints, epoch ends), or 'skip' that update",
+    )
+    max_skipped: int = Field(
+        10, ge=0, description="nonfinite=skip: stop after this many skipped updates in a row"
+    )
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -364,6 +372,12 @@ class LogConfig(_Section):
 class CheckpointConfig(_Section):
     every_steps: int = Field(
         0, ge=0, description="also checkpoint every N optimizer steps inside an epoch (0: off)"
+    )
+    keep_last: int = Field(
+        2,
+        ge=1,
+        description="step checkpoints kept (checkpoints/step-N.pt; last.pt is the newest); "
+        "resume falls back to an older one when the newest is corrupt",
     )
 
 

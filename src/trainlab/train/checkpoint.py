@@ -6,6 +6,11 @@ crash, a kill or a full disk leaves either the old file or the new one, never a 
 Loading uses `torch.load(weights_only=True)`: only tensors and plain containers, so a
 checkpoint cannot run code. Everything stored is plain types for that reason.
 
+Step checkpoints rotate (`save_rotating`): `checkpoints/step-N.pt` for the `keep` newest N,
+and `last.pt` a hard link to the newest complete one (renamed into place, so it is always a
+whole checkpoint). `load_newest_good` reads `last.pt` and falls back to the newest readable
+step checkpoint when it is corrupt or truncated, with one warning naming both files.
+
 Each checkpoint carries a SHA-256 checksum of its content (every key, value and tensor
 byte), checked on load: a flipped bit in a weight is reported, not trained on.
 """
@@ -129,3 +134,67 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if ckpt.get("checksum") != checksum(ckpt):
         raise CheckpointError(f"{path}: checksum mismatch, the file is corrupt")
     return ckpt
+
+
+def step_path(folder: Path, step: int) -> Path:
+    return folder / f"step-{step:08d}.pt"
+
+
+def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """`(step, path)` of the folder's step checkpoints, oldest first."""
+    found = []
+    for p in folder.glob("step-*.pt"):
+        digits = p.stem.removeprefix("step-")
+        if digits.isdigit():
+            found.append((int(digits), p))
+    return sorted(found)
+
+
+def _point(target: Path, link: Path) -> None:
+    """Make `link` the same file as `target`, atomically (hard link renamed over it; a
+    copy where the file system has no hard links)."""
+    tmp = link.with_name(f".{link.name}.link.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(target, tmp)
+    except OSError:
+        atomic_write_bytes(link, target.read_bytes())
+        return
+    os.replace(tmp, link)
+
+
+def save_rotating(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """`payload` as `folder/step-N.pt` (atomically), then `folder/last.pt` pointed at it,
+    then all but the `keep` newest step checkpoints removed. Returns the step file."""
+    if keep < 1:
+        raise ValueError(f"keep: expected >= 1, got {keep}")
+    path = step_path(folder, step)
+    save_checkpoint(path, payload)
+    _point(path, folder / "last.pt")
+    for _, old in step_checkpoints(folder)[:-keep]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return path
+
+
+def load_newest_good(
+    last: Path, map_location: str | torch.device = "cpu"
+) -> tuple[Path, dict[str, Any], str | None]:
+    """`(path, checkpoint, warning)`: the checkpoint at `last`, or (when it is unreadable or
+    corrupt) the newest good step checkpoint beside it and a one-line warning naming both;
+    `CheckpointError` when none is good."""
+    first: CheckpointError | None = None
+    candidates = [last] + [p for _, p in reversed(step_checkpoints(last.parent))]
+    for path in candidates:
+        try:
+            ckpt = load_checkpoint(path, map_location)
+        except CheckpointError as e:
+            first = first or e
+            continue
+        warning = None
+        if first is not None:
+            warning = f"{first}; resuming from {path}, the newest good checkpoint"
+        return path, ckpt, warning
+    assert first is not None
+    raise first

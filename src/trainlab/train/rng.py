@@ -48,6 +48,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
             "gauss": n["gauss"],
         }
     )
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())  # a state loaded onto a GPU must come back
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

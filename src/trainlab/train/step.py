@@ -12,7 +12,9 @@ of one batch of N*B samples (for a loss that is a mean over samples); `update` o
 on the batch that ends a cycle, and the schedule counts updates, not batches.
 
 `update(name)`: unscale (16-mixed), clip by value then by global norm, optimizer step,
-schedule step, EMA update, then the optimizer's gradients are cleared (set to None).
+schedule step, EMA update, then the optimizer's gradients are cleared (set to None). With a
+`NonFiniteGuard` (`train.nonfinite`), each update's loss and gradients are checked on the
+device first (`trainlab.train.faults`); under `skip` a non-finite update does not happen.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torch import Tensor, nn
 from trainlab.errors import ConfigError
 from trainlab.regularize import WeightEMA, clip_grad_norm, clip_grad_value, grad_norm
 from trainlab.schedules import Scheduler
+from trainlab.train.faults import NonFiniteGuard
 
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 
@@ -133,8 +136,11 @@ class Step:
         cycle: int,
         device: torch.device,
         want_grad_norm: bool = False,
+        guard: NonFiniteGuard | None = None,
     ) -> None:
         self._updaters, self._precision, self._clip = updaters, precision, clipping
+        self._guard = guard
+        self.skipped_nonfinite = False  # an update of this batch was skipped (nonfinite=skip)
         self.epoch, self.batch, self.index = epoch, batch, index
         self.micro, self.cycle, self.device = micro, cycle, device
         self.syncs = micro == cycle - 1
@@ -182,6 +188,8 @@ class Step:
         if not isinstance(loss, Tensor) or loss.ndim != 0:
             got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
             raise TypeError(f"step.backward: expected a scalar loss tensor, got {got}")
+        if self._guard is not None:
+            self._guard.observe_loss(loss)
         if self.cycle > 1:
             loss = loss / self.cycle
         upd = self._updater(name) if self._precision.scales else None
@@ -211,6 +219,16 @@ class Step:
         scaler = upd.scaler
         if scaler is not None:
             scaler.unscale_(upd.optimizer)
+        lr = float(upd.optimizer.param_groups[0]["lr"])
+        if self._guard is not None:  # before clipping, which would spread a bad gradient
+            bad = self._guard.observe_update(
+                params, step=self.index, epoch=self.epoch, updater=upd.name, lr=lr,
+                check_grads=scaler is None,  # 16-mixed: the loss scaler owns inf gradients
+            )  # fmt: skip
+            if self._guard.policy == "skip" and self._guard.skip(bad):
+                self.skipped_nonfinite = True
+                upd.zero_grad()
+                return False
         if self._clip.value > 0:
             clip_grad_value(params, self._clip.value)
         norm = None
@@ -221,7 +239,7 @@ class Step:
         if norm is not None:
             key = "grad_norm" if len(self._updaters) == 1 else f"grad_norm_{upd.name}"
             self.log(key, norm, epoch=False)
-        upd.last_lr = float(upd.optimizer.param_groups[0]["lr"])
+        upd.last_lr = lr
         if scaler is not None:
             before = scaler.get_scale()
             scaler.step(upd.optimizer)

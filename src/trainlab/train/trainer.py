@@ -16,6 +16,7 @@ flags, RNG streams, signal handlers) are the run's only while it runs (`RunScope
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -27,7 +28,8 @@ from torch import Tensor, nn
 
 from trainlab.augment import Placement, PlacementChoice
 from trainlab.data import DataBundle, Split, make_loader
-from trainlab.errors import ConfigError
+from trainlab.data.fingerprint import fingerprint
+from trainlab.errors import CheckpointError, ConfigError
 from trainlab.metrics import RunningMetrics
 from trainlab.optim import LBFGS, freeze, unfreeze
 from trainlab.recipes.schema import Config
@@ -42,8 +44,15 @@ from trainlab.train.build import (
     resolve_placement,
 )
 from trainlab.train.callbacks import Callback
-from trainlab.train.checkpoint import load_checkpoint, save_checkpoint
+from trainlab.train.checkpoint import (
+    load_checkpoint,
+    load_newest_good,
+    save_checkpoint,
+    save_rotating,
+)
+from trainlab.train.distributed import Dist, local_state, no_sync, rank_seed, to_cpu, wrap_ddp
 from trainlab.train.early_stop import EarlyStopping, check_monitor
+from trainlab.train.faults import NonFiniteGuard, TrainingDiverged
 from trainlab.train.logger import StepLogger
 from trainlab.train.plots import plot_curves
 from trainlab.train.registry import create_task
@@ -57,11 +66,15 @@ log = logging.getLogger("trainlab.train")
 
 
 class TrainingInterrupted(Exception):
-    """Raised after a stop request (Ctrl-C, SIGTERM) once the checkpoint is saved."""
+    """Raised after a stop request (Ctrl-C, SIGTERM) once the checkpoint is saved;
+    `signal` is the signal's number (None: `request_stop()` was called)."""
+
+    def __init__(self, message: str, signal: int | None = None) -> None:
+        super().__init__(message)
+        self.signal = signal
 
 
-class TrainingDiverged(Exception):
-    """The training loss became NaN or Inf; the last good checkpoint is kept."""
+__all__ = ["Trainer", "TrainingDiverged", "TrainingInterrupted", "to_device"]
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -97,9 +110,13 @@ class Trainer:
     ) -> None:
         self.config, self.run, self.callbacks = config, run, list(callbacks)
         self.restore_best = restore_best
-        self.device = resolve_device(config.train.device)
+        self.dist = Dist.current()
+        self.device = self.dist.device(resolve_device(config.train.device))
         self.precision = Precision(config.train.precision, self.device)
-        self.scope = RunScope(config.seed, config.train.deterministic)
+        self.scope = RunScope(rank_seed(config.seed, self.dist.rank), config.train.deterministic)
+        self._fresh_rng = self.scope.capture()  # this rank's seeded streams (world changes)
+        # only rank 0 writes the run directory; every rank keeps the same state
+        self._writes = run is not None and self.dist.is_main
         self.data = data
         with self.scope:
             self._build(task, placement)
@@ -111,8 +128,10 @@ class Trainer:
     def _loader(self, split: Any, batch_size: int, *, train: bool = False) -> Any:
         """The in-memory loader for a `Split`; for a Dataset, the worker-process loader
         (pinned memory on CUDA, persistent workers), one per split for the whole run."""
-        d = self.config.data
+        d, dist = self.config.data, self.dist
         kw: dict[str, Any] = {"seed": self.config.seed}
+        if dist.enabled:  # training: even shards; evaluation: every sample, metrics summed
+            kw |= {"rank": dist.rank, "world_size": dist.world_size, "even": train}
         if train:
             kw |= {"shuffle": True, "drop_last": True}
         if isinstance(split, Split):
@@ -134,7 +153,8 @@ class Trainer:
         self.train_split = self._split(data.train)
         self.val_split = self._split(data.val) if data.val is not None else None
         self._loaders: dict[int, Any] = {}
-        self.train_loader = self._loader(self.train_split, d.batch_size, train=True)
+        local = self.dist.local_batch(d.batch_size)  # data.batch_size is the global batch
+        self.train_loader = self._loader(self.train_split, local, train=True)
         if len(self.train_loader) == 0:
             raise ConfigError(
                 f"data.batch_size = {d.batch_size}: larger than the training split "
@@ -156,6 +176,11 @@ class Trainer:
             if config.train.channels_last:
                 cast(Any, m).to(memory_format=torch.channels_last)  # not in every torch's stubs
         self.updates_per_epoch = -(-len(self.train_loader) // config.train.accumulate)
+        self.guard = NonFiniteGuard(
+            config.train.nonfinite, config.train.max_skipped, self.task.modules, device, self.dist
+        )
+        self._ddp: dict[str, nn.Module] | None = None  # the DDP-wrapped modules, once built
+        self.data_hash = fingerprint(data.train)
         self.updaters = self._build_updaters()
         self._apply_freezing(0)
         self.compile_seconds: float | None = None
@@ -192,6 +217,7 @@ class Trainer:
         self._logged: dict[str, list[Any]] = {}  # name -> [sum tensor, count] this epoch
         self._best_state: dict[str, Any] | None = None
         self._stop = False
+        self._stop_signal: int | None = None
 
     def _build_updaters(self) -> dict[str, Updater]:
         config, a = self.config, self.config.train.accumulate
@@ -259,7 +285,8 @@ class Trainer:
     def model(self) -> nn.Module:
         """The task's module (the one named 'model', or the only one)."""
         mods = self.task.modules
-        return mods["model"] if "model" in mods else next(iter(mods.values()))
+        m = mods["model"] if "model" in mods else next(iter(mods.values()))
+        return self._raw(m)
 
     @property
     def main(self) -> Updater:
@@ -289,14 +316,41 @@ class Trainer:
     def primary(self) -> str:
         return self._probe.primary
 
-    def request_stop(self) -> None:
+    def _raw(self, m: nn.Module) -> nn.Module:
+        """`m` without its DDP wrapper."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        return m.module if isinstance(m, DDP) else m
+
+    def request_stop(self, signal: int | None = None) -> None:
         """Stop at the end of the current update cycle, saving a checkpoint that resumes
-        exactly."""
+        exactly (under DDP every rank stops at the same update)."""
         self._stop = True
+        self._stop_signal = self._stop_signal or signal
+
+    @contextlib.contextmanager
+    def _training_modules(self) -> Any:
+        """Under DDP, the task sees its modules wrapped (gradients averaged over ranks)
+        while it trains, and unwrapped everywhere else (evaluation, checkpoints, EMA)."""
+        if not self.dist.enabled:
+            yield
+            return
+        raw = self.task.modules
+        if self._ddp is None:
+            self._ddp = wrap_ddp(raw, self.device)
+        self.task.modules = self._ddp
+        try:
+            yield
+        finally:
+            self.task.modules = raw
 
     # ---------------------------------------------------------------------- the loop
     def train_epoch(self, epoch: int, start: int = 0) -> dict[str, float]:
         """One epoch of the task's training steps; returns the epoch's train metrics."""
+        with self._training_modules():
+            return self._train_epoch(epoch, start)
+
+    def _train_epoch(self, epoch: int, start: int) -> dict[str, float]:
         task, device, precision = self.task, self.device, self.precision
         callbacks, n, acc = self.callbacks, len(self.train_loader), self.config.train.accumulate
         every = self.config.checkpoint.every_steps
@@ -318,20 +372,27 @@ class Trainer:
                 cycle=min(acc, n - first),
                 device=device,
                 want_grad_norm=bool(log_every) and (self.step + 1) % log_every == 0,
+                guard=self.guard,
             )
             if step.micro == 0:
                 for upd in self.updaters.values():
                     upd.zero_grad()
             first_compiled = self.config.train.compile and self.compile_seconds is None
             t0 = time.perf_counter()
-            with precision.autocast():
+            snapshot = self._metric_snapshot()
+            accumulating = self.dist.enabled and not step.syncs
+            sync = no_sync(task.modules) if accumulating else contextlib.nullcontext()
+            with sync, precision.autocast():
                 task.training_step(batch, step)
+            if step.skipped_nonfinite:  # the skipped batch leaves no trace in the metrics
+                self._restore_metrics(snapshot)
             if first_compiled:
                 self.compile_seconds = time.perf_counter() - t0
                 log.info("compiled in %.1f s (first step)", self.compile_seconds)
-            self._accumulate(step)
+            if not step.skipped_nonfinite:
+                self._accumulate(step)
             size = task.batch_size(batch)
-            seen += size
+            seen += size * self.dist.world_size  # samples of the global batch
             self.batch_in_epoch += 1
             if step.syncs:
                 self.step += 1
@@ -341,19 +402,41 @@ class Trainer:
             if not step.syncs:
                 continue
             if log_every and self.step % log_every == 0:
+                self.guard.check()  # the step row syncs anyway: read the non-finite flag
                 now = time.perf_counter()
                 self._log_step(epoch, step, seen / max(now - t_log, 1e-9))
                 t_log, seen = now, 0
-            if self._stop:
+            if self.dist.any(self._stop, device) if self.dist.enabled else self._stop:
                 self.save_last()
-                raise TrainingInterrupted(f"stopped at epoch {epoch + 1}, step {self.step}")
+                raise TrainingInterrupted(
+                    f"stopped at epoch {epoch + 1}, step {self.step}", self._stop_signal
+                )
             if every and self.step % every == 0:
                 self.save_last()
-        out = self.train_metrics.compute() if self.train_metrics is not None else {}
-        for name, (total, count) in self._logged.items():
+        self.guard.check()
+        out: dict[str, float] = {}
+        if self.train_metrics is not None:
+            self.train_metrics.all_reduce()  # sums over ranks (a no-op in one process)
+            out = self.train_metrics.compute()
+        for name in sorted(self._logged):
+            total, count = self._logged[name]
+            both = self.dist.all_sum(torch.stack([total.double(), torch.as_tensor(
+                float(count), dtype=torch.float64, device=total.device)]))  # fmt: skip
             if name not in out:
-                out[name] = float(total) / max(float(count), 1.0)
+                out[name] = float(both[0]) / max(float(both[1]), 1.0)
         return out
+
+    def _metric_snapshot(self) -> dict[str, Tensor] | None:
+        """The train metrics' sums before a batch (nonfinite=skip: a skipped batch's are
+        taken back out)."""
+        m = self.train_metrics
+        if self.guard.policy != "skip" or m is None:
+            return None
+        return {k: v.clone() for k, v in m.state.items()}
+
+    def _restore_metrics(self, snapshot: dict[str, Tensor] | None) -> None:
+        if snapshot is not None and self.train_metrics is not None:
+            self.train_metrics.state = snapshot
 
     def _accumulate(self, step: Step) -> None:
         """Epoch sums of the scalars `step` logged for the epoch, on their device (no sync)."""
@@ -375,7 +458,7 @@ class Trainer:
 
     def _log_step(self, epoch: int, step: Step, rate: float) -> None:
         row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step} | self._lrs()
-        row |= {k: float(v) for k, v in step.logged.items()}
+        row |= {k: float(v) for k, v in self.dist.all_mean(step.logged).items()}
         row["samples_per_s"] = round(rate, 2)
         self._step_logger.write(row)
 
@@ -388,11 +471,12 @@ class Trainer:
         with eval_mode(self.task.modules), self.precision.autocast():
             for batch in loader.epoch(0):
                 self.task.validation_step(to_device(batch, self.device), metrics)
+        metrics.all_reduce()  # every rank saw its shard of the split: sum the counts
         return metrics.compute(), metrics
 
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, then test the best checkpoint; returns the summary."""
-        with self.scope, stop_on_signals(self.request_stop):
+        with self.scope, stop_on_signals(self.request_stop):  # request_stop(signum)
             self._open_logs()
             for cb in self.callbacks:
                 cb.on_fit_start(self)
@@ -415,11 +499,12 @@ class Trainer:
     def _open_logs(self) -> None:
         lc = self.config.log
         run = self.run
-        path = run.path / f"metrics_steps.{lc.format}" if run and lc.every_steps else None
-        tb = run.path / "tensorboard" if run and lc.tensorboard else None
+        w = self._writes
+        path = run.path / f"metrics_steps.{lc.format}" if run and w and lc.every_steps else None
+        tb = run.path / "tensorboard" if run and w and lc.tensorboard else None
         self._step_logger = StepLogger(path, lc.format, tb)
         self._step_logger.truncate(self.step)
-        if run:
+        if run and w:
             run.record_session()
 
     def _run_epoch(self) -> None:
@@ -473,7 +558,7 @@ class Trainer:
             if self.early_stop.should_stop and self.epoch < self.config.train.epochs:
                 self.stop_reason = self.early_stop.reason()
         self.save_last()
-        if self.run:
+        if self.run and self._writes:
             self.run.write_metrics(self.history)
         self._step_logger.epoch(row)
         for cb in self.callbacks:
@@ -490,7 +575,7 @@ class Trainer:
         return value > best if higher else value < best
 
     def _module_states(self) -> dict[str, Any]:
-        return {k: m.state_dict() for k, m in self.task.modules.items()}
+        return {k: self._raw(m).state_dict() for k, m in self.task.modules.items()}
 
     def _copy_states(self) -> dict[str, Any]:
         """A copy of every module's weights (not views that later updates change)."""
@@ -501,8 +586,8 @@ class Trainer:
 
     def _save_best(self) -> None:
         if self.run:
-            self.save(self.run.best)
-        else:  # no run directory: keep the best weights in memory
+            self.save(self.run.best)  # every rank takes part; rank 0 writes
+        if not self._writes:  # no run directory, or not rank 0: the best weights in memory
             self._best_state = self._copy_states()
 
     def _load_modules(self, states: dict[str, Any]) -> None:
@@ -513,8 +598,8 @@ class Trainer:
         """Test metrics of the best checkpoint (the test split's only use) and the summary."""
         last = None
         best = None
-        if self.run and self.run.best.is_file():
-            best = load_checkpoint(self.run.best, self.device)["modules"]
+        if self._writes and self.run is not None and self.run.best.is_file():
+            best = load_checkpoint(self.run.best, "cpu")["modules"]
         elif self._best_state is not None:
             best = self._best_state
         if best is not None:
@@ -525,7 +610,7 @@ class Trainer:
         plots: dict[str, str] = {}
         if self.data.test is not None:
             test, metrics = self.evaluate(self._split(self.data.test), detailed=True)
-            if self.run:
+            if self.run and self._writes:
                 plots = self.task.save_test_plots(metrics, self.run.plots)
         if last is not None:
             self._load_modules(last)
@@ -552,39 +637,51 @@ class Trainer:
             "plots": plots,
             "run_dir": str(self.run.path) if self.run else None,
         }
-        if self.run:
+        if self.run and self._writes:
             self.run.write_summary(summary)
         self.write_plots()
         return summary
 
     def write_plots(self) -> None:
-        if self.run:
+        if self.run and self._writes:
             steps = self.run.path / f"metrics_steps.{self.config.log.format}"
             plot_curves(self.history, self.primary, self.run.curves, steps)
 
     # ----------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
+    def _local_state(self) -> dict[str, Any]:
+        """What differs between ranks: random streams, the task's own state, the partial
+        epoch's metric sums."""
         return {
+            "rng": self.scope.capture(),
+            "task_state": self.task.state_dict(),
+            "train_metrics": self.train_metrics.state_dict()
+            if self.train_metrics is not None
+            else None,
+            "logged": {k: [v[0].cpu(), int(v[1])] for k, v in self._logged.items()},
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint; under DDP (a collective) with every rank's `_local_state`."""
+        local = to_cpu(self._local_state())
+        ranks = self.dist.gather(local) if self.dist.enabled else None
+        return local | {
             "config": self.config.model_dump(mode="json"),
             "data": self.data.meta(),
             "task": self.task.name or type(self.task).__name__,
             "modules": self._module_states(),
             "updaters": {k: u.state_dict() for k, u in self.updaters.items()},
-            "task_state": self.task.state_dict(),
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "step": self.step,
-            "train_metrics": self.train_metrics.state_dict()
-            if self.train_metrics is not None
-            else None,
-            "logged": {k: [v[0].cpu(), int(v[1])] for k, v in self._logged.items()},
             "best": dict(self.best),
             "history": list(self.history),
             "elapsed": self.elapsed,
             "stop_reason": self.stop_reason,
             "early_stop": self.early_stop.state_dict() if self.early_stop else None,
-            "rng": self.scope.capture(),
             "augment_placement": self.placement.placement if self.placement else None,
+            "data_hash": self.data_hash,
+            "world_size": self.dist.world_size,
+            "ranks": ranks,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -594,19 +691,21 @@ class Trainer:
         self._load_modules(state["modules"])
         for k, u in self.updaters.items():
             u.load_state_dict(state["updaters"][k])
-        self.task.load_state_dict(state["task_state"])
+        ranks = state.get("ranks") or [state]  # saved by one process: its state is top-level
+        mine = local_state(ranks, self.dist.rank, self.dist.world_size)
+        self.task.load_state_dict(mine["task_state"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step = int(state["step"])
-        if self.train_metrics is not None and state["train_metrics"] is not None:
-            self.train_metrics.load_state_dict(state["train_metrics"])
-        self._logged = {k: [v[0].to(self.device), int(v[1])] for k, v in state["logged"].items()}
+        if self.train_metrics is not None and mine["train_metrics"] is not None:
+            self.train_metrics.load_state_dict(mine["train_metrics"])
+        self._logged = {k: [v[0].to(self.device), int(v[1])] for k, v in mine["logged"].items()}
         self.best = dict(state["best"])
         self.history = list(state["history"])
         self.elapsed = float(state["elapsed"])
         self.stop_reason = state["stop_reason"]
         if self.early_stop is not None and state["early_stop"] is not None:
             self.early_stop.load_state_dict(state["early_stop"])
-        self.scope.restore(state["rng"])
+        self.scope.restore(mine["rng"] if mine["rng"] is not None else self._fresh_rng)
         self._apply_freezing(self.epoch)
 
     def _set_placement(self, placement: PlacementChoice | None) -> None:
@@ -625,23 +724,46 @@ class Trainer:
                 self.config, self.data, batch_randaugment=self.worker_transform is None
             )
 
-    def save(self, path: Any) -> None:
-        """Checkpoint to `path`, never with non-finite weights (the last good one stays)."""
+    def save(self, path: Any, *, step_file: bool = False) -> None:
+        """Checkpoint to `path`, never after a non-finite update or with non-finite weights
+        (the last good one stays). Every rank calls it (collectives: the non-finite check,
+        the gather of per-rank state, the write's outcome); rank 0 writes. A failed write
+        (a full disk, an unwritable folder) leaves the previous checkpoint intact and raises
+        `CheckpointError` on every rank. `step_file`: rotate `step-N.pt` and `last.pt`."""
         if path is None:
             return
+        self.guard.check()
         params = [p.detach() for m in self.task.modules.values() for p in m.parameters()]
         if params and not bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):
             raise TrainingDiverged(
                 f"the weights became non-finite at epoch {self.epoch + 1}, step {self.step}; "
                 "not checkpointed (the last good checkpoint is kept); try a lower optim.lr"
             )
-        save_checkpoint(path, self.state_dict())
+        state = self.state_dict()
+        error = None
+        if self.dist.is_main:
+            try:
+                if step_file:
+                    save_rotating(path.parent, self.step, state, self.config.checkpoint.keep_last)
+                else:
+                    save_checkpoint(path, state)
+            except OSError as e:
+                error = f"{path}: cannot write the checkpoint ({e.strerror or e}); the previous "
+                error += "checkpoint is intact"
+        error = self.dist.broadcast(error)
+        if error is not None:
+            raise CheckpointError(error if self.dist.is_main else f"rank 0: {error}")
 
     def save_last(self) -> None:
-        self.save(self.run.last if self.run else None)
+        self.save(self.run.last if self.run else None, step_file=True)
 
     def resume(self) -> None:
-        """Continue from the run's last checkpoint."""
+        """Continue from the run's last checkpoint (the newest good one when `last.pt` is
+        corrupt: a warning names both). States load on the CPU and then move where they
+        belong (random-number states must stay CPU tensors, even on a CUDA run)."""
         if self.run is None:
             raise ValueError("resume() needs a run directory")
-        self.load_state_dict(load_checkpoint(self.run.last, self.device))
+        _, state, warning = load_newest_good(self.run.last, "cpu")
+        if warning is not None and self.dist.is_main:
+            log.warning("%s", warning)
+        self.load_state_dict(state)
