@@ -90,7 +90,11 @@ class HessianOperator:
         loss = closure()
         if not isinstance(loss, Tensor) or loss.ndim != 0:
             raise TypeError("closures: each must return a scalar loss tensor")
-        return list(torch.autograd.grad(loss, self.params, create_graph=True))
+        return list(
+            torch.autograd.grad(
+                loss, self.params, create_graph=True, allow_unused=True, materialize_grads=True
+            )
+        )
 
     def matvec(self, v: Tensor) -> Tensor:
         """H v for a flat `v` (dim,) -> (dim,)."""
@@ -103,10 +107,19 @@ class HessianOperator:
                 grads = self._graph
             else:
                 grads = self._grads(closure)
-            hv = torch.autograd.grad(
-                grads, self.params, grad_outputs=parts, retain_graph=len(self.closures) == 1
-            )
-            flat = flatten(hv)
+            live = [(g, v) for g, v in zip(grads, parts, strict=True) if g.requires_grad]
+            if live:  # parameters the loss is linear in (or ignores) have H = 0 rows
+                hv = torch.autograd.grad(
+                    [g for g, _ in live],
+                    self.params,
+                    grad_outputs=[v for _, v in live],
+                    retain_graph=len(self.closures) == 1,
+                    allow_unused=True,
+                    materialize_grads=True,
+                )
+                flat = flatten(hv)
+            else:
+                flat = torch.zeros_like(v, dtype=self.dtype)
             total = flat if total is None else total + flat
         self.hvps += 1
         assert total is not None
@@ -116,7 +129,11 @@ class HessianOperator:
         """The flat gradient (mean over the batches), no graph kept."""
         total = None
         for closure in self.closures:
-            g = flatten(torch.autograd.grad(closure(), self.params))
+            g = flatten(
+                torch.autograd.grad(
+                    closure(), self.params, allow_unused=True, materialize_grads=True
+                )
+            )
             total = g if total is None else total + g
         assert total is not None
         return total / len(self.closures)
