@@ -198,7 +198,7 @@ def flat_vs_sharp(
         device = next(m.parameters()).device
         xd, yd = xs.to(device), ys.to(device)
 
-        def loss_fn(mod: nn.Module) -> Tensor:
+        def loss_fn(mod: nn.Module, xd: Tensor = xd, yd: Tensor = yd) -> Tensor:
             return nn.functional.cross_entropy(mod(xd), yd)
 
         s = sharpness(m, loss_fn, eps=eps, generator=torch.Generator(device).manual_seed(seed))
