@@ -57,6 +57,15 @@ def fit(trainer: Any, out: Any) -> int:
     return 0
 
 
+def _callbacks(config: Any, run: Any, reporter: Any) -> list[Any]:
+    """The progress reporter and, unless `diagnose.enabled` is false, the gradient
+    statistics (`diagnostics.csv`, read by `trainlab diagnose`)."""
+    from trainlab.diagnose.grad_stats import GradStats
+
+    stats = GradStats.from_config(config, run)
+    return [reporter] + ([stats] if stats is not None else [])
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = load(args)
     if args.print_config:  # validated, and without importing torch
@@ -71,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run.write_config(config.model_dump(mode="json"))
     out = console()
     reporter = ConsoleReporter(out, progress=False if args.no_progress else None)
-    return fit(Trainer(config, data, run, [reporter]), out)
+    return fit(Trainer(config, data, run, _callbacks(config, run, reporter)), out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -92,7 +101,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     out = console()
     reporter = ConsoleReporter(out, progress=False if args.no_progress else None)
     # the placement the run chose (maybe measured) is kept: the paths draw differently
-    trainer = Trainer(config, data, run, [reporter], placement=state.get("augment_placement"))
+    trainer = Trainer(
+        config,
+        data,
+        run,
+        _callbacks(config, run, reporter),
+        placement=state.get("augment_placement"),
+    )
     trainer.load_state_dict(state)
     out.print(
         f"resuming {run.path} at epoch {trainer.epoch + 1}, step {trainer.step}"

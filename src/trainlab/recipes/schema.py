@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from trainlab.recipes.schema_diagnose import DiagnoseConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -424,3 +425,4 @@ class Config(_Section):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
+    diagnose: DiagnoseConfig = Field(default_factory=DiagnoseConfig)

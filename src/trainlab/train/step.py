@@ -11,7 +11,8 @@ k batches of an epoch's last, shorter cycle), so N batches of B samples give the
 of one batch of N*B samples (for a loss that is a mean over samples); `update` only steps
 on the batch that ends a cycle, and the schedule counts updates, not batches.
 
-`update(name)`: unscale (16-mixed), clip by value then by global norm, optimizer step,
+`update(name)`: unscale (16-mixed), the callbacks' `on_before_update` (gradients readable
+before clipping), clip by value then by global norm, optimizer step,
 schedule step, EMA update, then the optimizer's gradients are cleared (set to None).
 """
 
@@ -133,12 +134,14 @@ class Step:
         cycle: int,
         device: torch.device,
         want_grad_norm: bool = False,
+        before_update: Callable[[Step, Updater], None] | None = None,
     ) -> None:
         self._updaters, self._precision, self._clip = updaters, precision, clipping
         self.epoch, self.batch, self.index = epoch, batch, index
         self.micro, self.cycle, self.device = micro, cycle, device
         self.syncs = micro == cycle - 1
         self._want_norm = want_grad_norm
+        self._before_update = before_update  # the callbacks' on_before_update
         self.logged: dict[str, Tensor] = {}
         self.step_only: set[str] = set()
 
@@ -211,6 +214,8 @@ class Step:
         scaler = upd.scaler
         if scaler is not None:
             scaler.unscale_(upd.optimizer)
+        if self._before_update is not None:
+            self._before_update(self, upd)
         if self._clip.value > 0:
             clip_grad_value(params, self._clip.value)
         norm = None

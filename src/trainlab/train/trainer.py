@@ -318,6 +318,7 @@ class Trainer:
                 cycle=min(acc, n - first),
                 device=device,
                 want_grad_norm=bool(log_every) and (self.step + 1) % log_every == 0,
+                before_update=self._before_update,
             )
             if step.micro == 0:
                 for upd in self.updaters.values():
@@ -354,6 +355,10 @@ class Trainer:
             if name not in out:
                 out[name] = float(total) / max(float(count), 1.0)
         return out
+
+    def _before_update(self, step: Step, updater: Updater) -> None:
+        for cb in self.callbacks:
+            cb.on_before_update(self, step, updater)
 
     def _accumulate(self, step: Step) -> None:
         """Epoch sums of the scalars `step` logged for the epoch, on their device (no sync)."""
