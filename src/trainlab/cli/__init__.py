@@ -19,7 +19,7 @@ from trainlab.cli._common import Parser
 from trainlab.errors import UserError
 
 # the command modules, in the order `trainlab --help` lists them
-COMMANDS = ("train", "eval", "plot_lr", "models")
+COMMANDS = ("train", "eval", "plot_lr", "models", "diagnose")
 
 EXAMPLES = """\
 examples:
@@ -32,6 +32,7 @@ examples:
   trainlab train --print-config                   show the resolved config and exit
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
+  trainlab diagnose runs/NAME                     why a run went wrong (diagnosis.md)
   trainlab plot-lr --set sched.name=step --set sched.params.step_size=10
                                                   look at the lr curve before training
 """

@@ -21,7 +21,9 @@ integers, so it adds no host sync; on a statistics step it reads the norms once.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from trainlab.train.callbacks import Callback
+from trainlab.train.checkpoint import atomic_write_text
 
 FIELDS = ("epoch", "step", "layer", "grad_norm", "weight_norm", "update_ratio", "dead_frac")
 
@@ -181,11 +184,26 @@ class GradStats(Callback):
         self._write(rows, "a")
         self._arm(trainer)
 
+    @property
+    def interrupted_path(self) -> Path:
+        return self.path.parent / "interrupted.json"
+
     def on_interrupt(self, trainer: Any) -> None:
+        """Record what ended the run (called inside the Trainer's except block), so
+        `trainlab diagnose` can report on a run that diverged or crashed."""
         self._disarm()
+        err = sys.exc_info()[1]
+        record = {
+            "reason": type(err).__name__ if err is not None else "unknown",
+            "message": str(err) if err is not None else "",
+            "epoch": trainer.epoch + 1,
+            "step": trainer.step,
+        }
+        atomic_write_text(self.interrupted_path, json.dumps(record, indent=2) + "\n")
 
     def on_fit_end(self, trainer: Any, summary: dict[str, Any]) -> None:
         self._disarm()
+        self.interrupted_path.unlink(missing_ok=True)  # resumed and finished after all
 
 
 def read_diagnostics(path: Path | str) -> list[dict[str, Any]]:
