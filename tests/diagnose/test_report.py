@@ -16,71 +16,41 @@ import pytest
 from trainlab.cli import main
 from trainlab.diagnose.report import diagnose_run
 
-COMMON = ["--no-progress", "--model", "mlp", "--set", "diagnose.every_steps=5",
-          "--set", "log.every_steps=5"]  # fmt: skip
+COMMON = "--no-progress --model mlp --set diagnose.every_steps=5 --set log.every_steps=5"
 
-CASES = {
+CASES = {  # name: (train arguments, the verdicts accepted)
     # adamw 3e-3 with warmup + cosine: the default recipe on a small MLP
-    "healthy": (["--epochs", "6", "--set", "model.args.widths=[64]"], {"healthy"}),
+    "healthy": ("--epochs 6 --set model.args.widths=[64]", {"healthy"}),
     "lr_high": (
-        [
-            "--epochs",
-            "2",
-            "--set",
-            "model.args.widths=[64]",
-            "--set",
-            "optim.lr=50",
-            "--set",
-            "sched.warmup_epochs=0",
-        ],  # fmt: skip
+        "--epochs 2 --set model.args.widths=[64] --set optim.lr=50 --set sched.warmup_epochs=0",
         {"diverged", "exploding gradients"},
     ),
     "lr_low": (
-        ["--epochs", "2", "--set", "model.args.widths=[64]", "--set", "optim.lr=1e-6"],
+        "--epochs 2 --set model.args.widths=[64] --set optim.lr=1e-6",
         {"not converged yet", "underfitting (high bias)"},
     ),
     # 5% of the digits (~90 samples) for a 256-wide MLP without weight decay
     "overfit": (
-        [
-            "--epochs",
-            "15",
-            "--set",
-            "model.args.widths=[256]",
-            "--set",
-            "data.split=[0.05,0.475,0.475]",
-            "--set",
-            "data.batch_size=16",
-            "--set",
-            "optim.weight_decay=0",
-        ],  # fmt: skip
+        "--epochs 15 --set model.args.widths=[256] --set data.split=[0.05,0.475,0.475] "
+        "--set data.batch_size=16 --set optim.weight_decay=0",
         {"overfitting (high variance)"},
     ),
     # 8 sigmoid layers, plain SGD (Adam would rescale the small gradients away)
     "vanish": (
-        [
-            "--epochs",
-            "2",
-            "--set",
-            "model.args.widths=[32,32,32,32,32,32,32,32]",
-            "--set",
-            "model.args.act=sigmoid",
-            "--set",
-            "optim.name=sgd",
-            "--set",
-            "optim.lr=0.05",
-        ],  # fmt: skip
+        "--epochs 2 --set model.args.widths=[32,32,32,32,32,32,32,32] "
+        "--set model.args.act=sigmoid --set optim.name=sgd --set optim.lr=0.05",
         {"vanishing gradients"},
     ),
     "random": (
-        ["--data", "RANDOM", "--epochs", "4", "--set", "model.args.widths=[64]"],
+        "--data RANDOM --epochs 4 --set model.args.widths=[64]",
         {"noisy labels / noise floor"},
     ),
 }
 
 
-def train(root: Path, name: str, args: list[str]) -> int:
-    args = [str(root / "random.npz") if a == "RANDOM" else a for a in args]
-    return main(["train", "--runs-dir", str(root), "--name", name, *COMMON, *args])
+def train(root: Path, name: str, args: str) -> int:
+    words = [str(root / "random.npz") if a == "RANDOM" else a for a in args.split()]
+    return main(["train", "--runs-dir", str(root), "--name", name, *COMMON.split(), *words])
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +97,8 @@ def test_full_report_with_curvature_and_json(root, capsys):
 @pytest.mark.slow
 def test_run_that_diverged_in_its_first_epoch(root, capsys):
     name = "nan_first_epoch"
-    rc = train(root, name, ["--epochs", "3", "--set", "model.args.widths=[64]",
-                            "--set", "optim.name=sgd", "--set", "optim.lr=1e8",
-                            "--set", "sched.warmup_epochs=0"])  # fmt: skip
+    args = "--epochs 3 --set model.args.widths=[64] --set optim.name=sgd --set optim.lr=1e8"
+    rc = train(root, name, args + " --set sched.warmup_epochs=0")
     assert rc == 1  # the CLI's answer to a diverged run
     assert not (root / name / "checkpoints" / "last.pt").exists()
     capsys.readouterr()
