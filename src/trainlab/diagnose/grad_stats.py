@@ -62,7 +62,9 @@ def dead_units(out: Tensor) -> Tensor:
 
 class GradStats(Callback):
     """Writes per-layer statistics to `path` (CSV, long format: one row per layer and
-    statistics step) every `every_steps` updates."""
+    statistics step) every `every_steps` updates. A task with several optimizers (a GAN)
+    gets them at its first `update` of the step: the gradients of every module are read
+    then, so those of a module whose backward comes later in the step are missed."""
 
     def __init__(self, path: Path | str, every_steps: int = 50, *, dead_relu: bool = True) -> None:
         if not isinstance(every_steps, int) or every_steps < 1:
@@ -74,11 +76,14 @@ class GradStats(Callback):
 
     @classmethod
     def from_config(cls, config: Any, run: Any) -> GradStats | None:
-        """The callback `diagnose` asks for on run directory `run` (None if disabled)."""
+        """The callback `diagnose` asks for on run directory `run` (None if disabled). With
+        `train.compile` the dead-ReLU hooks are off: adding and removing forward hooks would
+        make the compiled modules recompile on every statistics step."""
         d = config.diagnose
         if run is None or not d.enabled:
             return None
-        return cls(run.path / "diagnostics.csv", d.every_steps, dead_relu=d.dead_relu)
+        dead = d.dead_relu and not config.train.compile
+        return cls(run.path / "diagnostics.csv", d.every_steps, dead_relu=dead)
 
     # ----------------------------------------------------------------- set-up
     def on_fit_start(self, trainer: Any) -> None:

@@ -37,7 +37,7 @@ def _curvature(
     import torch
 
     from trainlab.diagnose.density import hutchinson_trace, spectral_density
-    from trainlab.diagnose.hessian import HessianOperator, critical_point, top_eigenvalues
+    from trainlab.diagnose.hessian import HessianOperator, classify_critical_point, lanczos
     from trainlab.diagnose.landscape import filter_normalized_direction, loss_surface_1d
     from trainlab.losses import loss_from_config
     from trainlab.train.build import build_data, build_model
@@ -64,8 +64,11 @@ def _curvature(
 
     op = HessianOperator(lambda: loss_of(model), params)
     gen = torch.Generator().manual_seed(seed)
-    cp = critical_point(op, iters=iters, generator=gen)
-    top = top_eigenvalues(op, k, iters=max(iters, k), tol=1e-4, generator=gen)
+    grad_norm = float(torch.linalg.vector_norm(op.gradient()))
+    # one Lanczos run for both ends: the top k and the smallest Ritz values
+    theta = lanczos(op, iters=max(iters, k + 1), k=k, tol=1e-4, generator=gen)[0]
+    top, smallest = theta.flip(0)[:k].tolist(), float(theta[0])
+    kind = classify_critical_point(grad_norm, smallest, top[0])
     tr = hutchinson_trace(op, 10, generator=gen)
     sd = spectral_density(op, iters=min(iters, n), probes=1, generator=gen)
     lo, hi = float(sd.nodes.min()), float(sd.nodes.max())
@@ -78,11 +81,11 @@ def _curvature(
     return {
         "samples": len(x),
         "parameters": n,
-        "loss": cp.loss,
-        "grad_norm": cp.grad_norm,
-        "critical_point": cp.kind,
-        "top_eigenvalues": top.values.tolist(),
-        "min_eigenvalue": cp.min_eig,
+        "loss": op.loss(),
+        "grad_norm": grad_norm,
+        "critical_point": kind,
+        "top_eigenvalues": top,
+        "min_eigenvalue": smallest,
         "trace": {"mean": tr.mean, "low": tr.low, "high": tr.high, "confidence": tr.confidence},
         "hvps": op.hvps,
         "_density": (grid.tolist(), density.tolist()),
@@ -147,7 +150,9 @@ def diagnose_run(
     )
     verdict = decide(ev)
     curv = None
-    if state is not None and curvature:
+    if state is not None and "model" not in state["modules"]:
+        missing.append("curvature: the task has no module named 'model'")
+    elif state is not None and curvature:
         curv = _curvature(config, state, k=k, iters=iters, samples=samples, seed=seed)
     elif state is not None:
         missing.append("curvature: skipped (--no-curvature)")
