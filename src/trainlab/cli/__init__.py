@@ -31,6 +31,7 @@ COMMANDS = (
     "robustness",
     "explain",
     "rl",
+    "diagnose",
 )
 
 EXAMPLES = """\
@@ -44,6 +45,7 @@ examples:
   trainlab train --print-config                   show the resolved config and exit
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
+  trainlab diagnose runs/NAME                     why a run went wrong (diagnosis.md)
   trainlab plot-lr --set sched.name=step --set sched.params.step_size=10
                                                   look at the lr curve before training
 """

@@ -71,6 +71,15 @@ def fit(trainer: Any, out: Any) -> int:
     return 0
 
 
+def _callbacks(config: Any, run: Any, reporter: Any) -> list[Any]:
+    """The progress reporter and, unless `diagnose.enabled` is false, the gradient
+    statistics (`diagnostics.csv`, read by `trainlab diagnose`)."""
+    from trainlab.diagnose.grad_stats import GradStats
+
+    stats = GradStats.from_config(config, run)
+    return [reporter] + ([stats] if stats is not None else [])
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = load(args)
     if args.print_config:  # validated, and without importing torch
@@ -99,15 +108,18 @@ def _per_rank(dist: Any, run: Any) -> int:
         return 1
 
 
-def _outputs(args: argparse.Namespace, dist: Any) -> tuple[Any, list[Any]]:
-    """The console and callbacks of this rank: rank 0 prints, the others are silent."""
+def _outputs(args: argparse.Namespace, dist: Any, config: Any, run: Any) -> tuple[Any, list[Any]]:
+    """The console and callbacks of this rank: rank 0 prints and keeps the gradient
+    statistics, the others are silent."""
     from trainlab.train.progress import ConsoleReporter
 
     out = console()
     if not dist.is_main:
         out.quiet = True
         return out, []
-    return out, [ConsoleReporter(out, progress=False if args.no_progress else None)]
+    return out, _callbacks(
+        config, run, ConsoleReporter(out, progress=False if args.no_progress else None)
+    )
 
 
 def _train(args: argparse.Namespace, config: Any, dist: Any) -> int:
@@ -126,8 +138,9 @@ def _train(args: argparse.Namespace, config: Any, dist: Any) -> int:
     path, error = dist.broadcast(made)
     if error is not None:
         raise CheckpointError(error)
-    out, callbacks = _outputs(args, dist)
-    return fit(Trainer(config, data, RunDir(path), callbacks), out)
+    run = RunDir(path)
+    out, callbacks = _outputs(args, dist, config, run)
+    return fit(Trainer(config, data, run, callbacks), out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -146,7 +159,7 @@ def _resume(args: argparse.Namespace, run: Any, config: Any, dist: Any) -> int:
     if not run.last.is_file() and not step_checkpoints(run.checkpoints):
         raise CheckpointError(f"{run.path}: no checkpoint to resume from (checkpoints/last.pt)")
     _, state, warning = load_newest_good(run.last)
-    out, callbacks = _outputs(args, dist)
+    out, callbacks = _outputs(args, dist, config, run)
     if warning is not None and dist.is_main:
         print(f"trainlab: warning: {warning}", file=sys.stderr)
     data = build_data(config)

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from trainlab.recipes.schema_adapt import AdaptConfig
 from trainlab.recipes.schema_continual import ContinualConfig
+from trainlab.recipes.schema_diagnose import DiagnoseConfig
 from trainlab.recipes.schema_rl import RLConfig
 from trainlab.recipes.schema_robust import RobustConfig
 from trainlab.recipes.section import Section as _Section
@@ -446,3 +447,4 @@ class Config(_Section):
     rl: RLConfig = Field(default_factory=RLConfig)
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     robust: RobustConfig = Field(default_factory=RobustConfig)
+    diagnose: DiagnoseConfig = Field(default_factory=DiagnoseConfig)

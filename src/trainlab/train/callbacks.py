@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor
 
 if TYPE_CHECKING:
+    from trainlab.train.step import Step, Updater
     from trainlab.train.trainer import Trainer
 
 
@@ -20,6 +21,11 @@ class Callback:
     def on_fit_start(self, trainer: Trainer) -> None: ...
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
+
+    def on_before_update(self, trainer: Trainer, step: Step, updater: Updater) -> None:
+        """In `step.update`, on the batch that ends an accumulation cycle: after backward
+        (and the loss scaler's unscale), before clipping, the optimizer step and zero_grad;
+        `updater.params()` hold the gradients the optimizer is about to use."""
 
     def on_step_end(self, trainer: Trainer, loss: Tensor | None, batch_size: int) -> None:
         """After each batch; `loss` is what the task logged as 'loss' (None if nothing)."""

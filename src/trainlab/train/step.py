@@ -15,6 +15,7 @@ on the batch that ends a cycle, and the schedule counts updates, not batches.
 schedule step, EMA update, then the optimizer's gradients are cleared (set to None). With a
 `NonFiniteGuard` (`train.nonfinite`), each update's loss and gradients are checked on the
 device first (`trainlab.train.faults`); under `skip` a non-finite update does not happen.
+Before clipping, the callbacks' `on_before_update` may read the (unscaled) gradients.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class Step:
         device: torch.device,
         want_grad_norm: bool = False,
         guard: NonFiniteGuard | None = None,
+        before_update: Callable[[Step, Updater], None] | None = None,
     ) -> None:
         self._updaters, self._precision, self._clip = updaters, precision, clipping
         self._guard = guard
@@ -145,6 +147,7 @@ class Step:
         self.micro, self.cycle, self.device = micro, cycle, device
         self.syncs = micro == cycle - 1
         self._want_norm = want_grad_norm
+        self._before_update = before_update  # the callbacks' on_before_update
         self.logged: dict[str, Tensor] = {}
         self.step_only: set[str] = set()
 
@@ -229,6 +232,8 @@ class Step:
                 self.skipped_nonfinite = True
                 upd.zero_grad()
                 return False
+        if self._before_update is not None:
+            self._before_update(self, upd)
         if self._clip.value > 0:
             clip_grad_value(params, self._clip.value)
         norm = None

@@ -373,6 +373,7 @@ class Trainer:
                 device=device,
                 want_grad_norm=bool(log_every) and (self.step + 1) % log_every == 0,
                 guard=self.guard,
+                before_update=self._before_update,
             )
             if step.micro == 0:
                 for upd in self.updaters.values():
@@ -437,6 +438,10 @@ class Trainer:
     def _restore_metrics(self, snapshot: dict[str, Tensor] | None) -> None:
         if snapshot is not None and self.train_metrics is not None:
             self.train_metrics.state = snapshot
+
+    def _before_update(self, step: Step, updater: Updater) -> None:
+        for cb in self.callbacks:
+            cb.on_before_update(self, step, updater)
 
     def _accumulate(self, step: Step) -> None:
         """Epoch sums of the scalars `step` logged for the epoch, on their device (no sync)."""
