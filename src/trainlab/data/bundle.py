@@ -34,13 +34,15 @@ class Split:
 @dataclass
 class RawData:
     """What a file format yields before splitting: numpy arrays (or, read lazily, a
-    Dataset of `x` items next to the labels `y` in memory), splits that were explicit."""
+    Dataset of `x` items next to the labels `y` in memory), splits that were explicit.
+    `tokens`: `x` holds integer token ids (text), kept as int64 and never standardized."""
 
     x: np.ndarray | Dataset
     y: np.ndarray
     task: str
     class_names: list[str] | None = None
     explicit: dict[str, tuple[np.ndarray | Dataset, np.ndarray]] = field(default_factory=dict)
+    tokens: bool = False
 
 
 @dataclass
