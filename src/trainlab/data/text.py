@@ -138,3 +138,23 @@ def load_arith(n: int = 4000, seed: int = 0) -> RawData:
     return RawData(
         x=x, y=y, task="classification", class_names=[str(c) for c in range(10)], tokens=True
     )
+
+
+def answer_mask(tokens: Tensor, tokenizer: CharTokenizer = TOKENIZER, sep: str = "=") -> Tensor:
+    """(B, L) bool: True at the answer tokens, those after the first `sep` (the closing
+    [SEP] included, so a model learns to stop), False at the prompt and at padding."""
+    after = (tokens == tokenizer.id(sep)).long().cumsum(1) > 0
+    is_sep = tokens == tokenizer.id(sep)
+    return after & ~is_sep & (tokens != tokenizer.pad_id)
+
+
+def split_prompts(
+    tokens: Tensor, tokenizer: CharTokenizer = TOKENIZER, sep: str = "="
+) -> list[tuple[Tensor, str]]:
+    """Each row's prompt ids (`[CLS] ... =`) and its answer text, for greedy decoding."""
+    out = []
+    for row in tokens:
+        ids = row.tolist()
+        cut = ids.index(tokenizer.id(sep)) + 1
+        out.append((row[:cut], tokenizer.decode(ids[cut:])))
+    return out

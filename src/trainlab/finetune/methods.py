@@ -28,8 +28,8 @@ from trainlab.finetune.adapters import apply_adapters
 from trainlab.finetune.lora import apply_lora
 from trainlab.finetune.params import TrainableSummary, freeze_base, trainable_summary
 from trainlab.finetune.prefix import apply_prefix
+from trainlab.recipes.schema_finetune import METHODS
 
-METHODS = ("full", "head", "lora", "adapter", "prefix")
 HEAD_NAMES = ("head", "fc", "classifier")
 
 

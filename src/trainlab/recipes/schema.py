@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from trainlab.recipes.schema_finetune import FinetuneConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -79,6 +80,11 @@ class ModelConfig(_Section):
     )
     args: dict[str, Any] = Field(
         default_factory=dict, description="keyword arguments for the model constructor"
+    )
+    pretrained: str | None = Field(
+        None,
+        description="weights loaded before training: a run directory, a trainlab checkpoint, "
+        "a state_dict .pt or a .safetensors file (see finetune.exclude)",
     )
 
     @field_validator("name")
@@ -424,3 +430,4 @@ class Config(_Section):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)

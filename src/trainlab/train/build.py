@@ -78,7 +78,8 @@ def build_model(
     name: str | None = None,
     extra_args: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`,
+    with `model.pretrained` loaded and `finetune.method` applied."""
     name = name or model_name(config, task)
     args = dict(config.model.args) | dict(extra_args or {})
     r = config.regularize
@@ -92,9 +93,12 @@ def build_model(
             name, "regularize.dropout", r.dropout, args, "has no dropout", "dropout", "drop_rate"
         )
     try:
-        return create_model(name, num_classes=num_outputs, in_shape=in_shape, **args)
+        model = create_model(name, num_classes=num_outputs, in_shape=in_shape, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model = {name!r} with args {config.model.args}: {e}") from None
+    from trainlab.finetune.pretrained import prepare_model  # model.pretrained, finetune.*
+
+    return prepare_model(model, config)
 
 
 def _per_image_randaugment(config: Config, data: DataBundle) -> PerImageRandAugment:

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="type[Task]")
 
-_BUILTIN = {"supervised": "trainlab.train.supervised:SupervisedTask"}
+_BUILTIN = {
+    "supervised": "trainlab.train.supervised:SupervisedTask",
+    "sft": "trainlab.finetune.sft:SFTTask",
+    "mlm": "trainlab.selfsup.mlm:MLMTask",
+}
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
 
