@@ -18,6 +18,8 @@ from trainlab.finetune.adapters import Adapter
 from trainlab.finetune.lora import LORA_LAYERS
 from trainlab.finetune.prefix import PrefixTuning
 from trainlab.finetune.targets import _matches
+from trainlab.optim import freeze as _freeze
+from trainlab.optim import unfreeze as _unfreeze
 
 
 def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -40,16 +42,21 @@ def _method_of(name: str, model: nn.Module) -> str | None:
 
 
 def freeze_base(model: nn.Module, train: Sequence[str] = ()) -> list[str]:
-    """Freeze every parameter except those a method added and those of modules matching
-    `train` (globs or name suffixes, e.g. `["head"]`); returns the names left trainable."""
+    """Freeze the model except the parameters a method added and the modules matching
+    `train` (globs or name suffixes, e.g. `["head"]`); returns the names left trainable.
+
+    Frozen as the engine's `optim.freeze` freezes (`trainlab.optim.freeze`): no gradients,
+    and the norm layers' running statistics pinned to eval mode, so a frozen BatchNorm keeps
+    the pretrained statistics; the `train` modules are unfrozen again (their norms too)."""
+    _freeze(model)
+    keep_modules = [n for n, _ in model.named_modules() if n and any(_matches(n, t) for t in train)]
+    if keep_modules:
+        _unfreeze(model, keep_modules)
     keep = []
     for name, p in model.named_parameters():
-        module = name.rpartition(".")[0]
-        trained = _method_of(name, model) is not None or any(
-            _matches(module, t) or _matches(name, t) for t in train
-        )
-        p.requires_grad_(trained)
-        if trained:
+        if _method_of(name, model) is not None:
+            p.requires_grad_(True)
+        if p.requires_grad:
             keep.append(name)
     return keep
 

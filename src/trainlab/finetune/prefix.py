@@ -11,7 +11,10 @@ values (Li and Liang 2021; notes F3:2960-3046, its six steps).
 MLP^i = Linear(d, h) -> tanh -> Linear(h, d) (the paper's tanh MLP, `hidden` = h), so the
 trained parameters are l_p d + L * 2 (2 d h + h + d). The notes' P is shared by all layers
 (the parameter saving they explain); the paper's original gives P per layer through one
-larger MLP. After training `PrefixTuning.freeze_prefix()` stores each layer's K_p, V_p and
+larger MLP. The MLPs' output layers start at zero, so K_p = V_p = 0: the prefix then only
+takes a share P / (P + sum_j exp(s_j)) of each query's attention towards a zero value, and
+the first updates grow it from there (a random start let the prefix dominate the
+attention of a small model and collapsed its predictions to one class). After training `PrefixTuning.freeze_prefix()` stores each layer's K_p, V_p and
 drops the MLPs (the paper's inference form: same outputs, less work).
 """
 
@@ -28,7 +31,10 @@ MODULE_NAME = "prefix_tuning"
 
 
 def _mlp(dim: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+    mlp = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+    nn.init.zeros_(mlp[2].weight)  # K_p = V_p = 0 at first: a gentle start (see above)
+    nn.init.zeros_(mlp[2].bias)
+    return mlp
 
 
 class PrefixTuning(nn.Module):
