@@ -66,9 +66,13 @@ def test_sft_answers_most_held_out_prompts_greedily(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_mlm_masked_accuracy_well_above_the_unigram_baseline(tmp_path: Path) -> None:
+def test_mlm_masked_accuracy_well_above_the_unigram_baseline(tmp_path: Path, capsys) -> None:
     s = _train(tmp_path, "mlm", "--set", "task.name=mlm", "--epochs", "3")
     t = s["test"]
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "mlm")]) == 0  # the task's own metrics again
+    out = capsys.readouterr().out
+    assert "masked_acc" in out and f"{100 * t['masked_acc']:.2f}%" in out
     # measured: unigram 12.6%, masked accuracy 43% after 5 epochs (35% after 1): the
     # masked digits of an equation follow from the other tokens
     assert t["unigram_acc"] < 0.2

@@ -28,6 +28,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = run.best if run.best.is_file() else run.last
     state = load_checkpoint(path)
     meta = state["data"]
+    if config.task.name != "supervised":
+        return _eval_task(args, run, config, state, path)
     if args.data is None:
         split, where = build_data(config).test, f"{config.data.source} (test split)"
     else:
@@ -59,4 +61,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     samples = len(split)  # type: ignore[arg-type]
     extra = {"samples": samples} | ({"confusion matrix": str(png)} if png else {})
     print_summary(console(), title, metrics, extra)
+    return 0
+
+
+def _eval_task(args: argparse.Namespace, run: Any, config: Any, state: Any, path: Any) -> int:
+    """Another task (sft, mlm, ...): its own metrics on the test split, through the engine."""
+    from trainlab.errors import ConfigError
+    from trainlab.train import Trainer
+    from trainlab.train.build import build_data
+
+    if args.data is not None:
+        raise ConfigError(
+            f"--data: task {config.task.name!r} is evaluated on its run's test split only"
+        )
+    data = build_data(config)
+    if data.test is None:
+        raise CheckpointError(f"{run.path}: the run's data has no test split")
+    trainer = Trainer(config, data)
+    for name, module in trainer.task.modules.items():
+        module.load_state_dict(state["modules"][name])
+    metrics, _ = trainer.evaluate(data.test, detailed=True)
+    title = f"{path.name} (epoch {state['epoch']}, task {config.task.name}) on the test split"
+    print_summary(console(), title, metrics, {"samples": len(data.test)})  # type: ignore[arg-type]
     return 0
