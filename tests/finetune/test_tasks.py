@@ -108,6 +108,8 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
         (["--set", "finetune.method=prefix"], "prefix tuning needs attention layers"),
         (["--set", "finetune.method=bogus"], "finetune.method"),
         (["--set", f"model.pretrained={tmp_path / 'none.pt'}"], "no file or run directory"),
+        (["--set", "task.name=mlm"], "needs token sequences"),
+        (["--set", "task.name=sft"], "needs token sequences"),
     ]  # fmt: skip
     for args, expected in cases:
         assert main([*base, *args]) == 2, args

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from trainlab.data.bundle import RawData
+from trainlab.data.bundle import DataBundle, RawData
+from trainlab.errors import ConfigError
 
 PAD, CLS, SEP, MASK = "[PAD]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = (PAD, CLS, SEP, MASK)
@@ -158,3 +159,13 @@ def split_prompts(
         cut = ids.index(tokenizer.id(sep)) + 1
         out.append((row[:cut], tokenizer.decode(ids[cut:])))
     return out
+
+
+def require_tokens(data: DataBundle, task: str) -> None:
+    """A `ConfigError` unless `data` is token sequences (in memory, int64, (N, L))."""
+    x = getattr(data.train, "x", None)
+    if len(data.in_shape) != 1 or x is None or x.is_floating_point():
+        raise ConfigError(
+            f"task.name = {task!r} needs token sequences (--data arith); got samples of "
+            f"shape {tuple(data.in_shape)}"
+        )

@@ -180,9 +180,7 @@ def apply_lora(
     found = match_modules(model, targets, (nn.Linear, nn.Conv2d), what="finetune.targets")
     found = [(n, m) for n, m in found if not isinstance(m, LORA_LAYERS)]
     gen = torch.Generator().manual_seed(seed)
-    for name, module in found:
-        if any(n != name and name.startswith(n + ".") for n, _ in found):
-            continue  # inside another target (cannot happen for Linear/Conv2d, kept safe)
+    for name, module in found:  # Linear and Conv2d have no submodules: no nesting
         cls = LoRALinear if isinstance(module, nn.Linear) else LoRAConv2d
         set_submodule(model, name, cls(module, r, alpha, dropout, generator=gen))  # type: ignore[arg-type]
     return [n for n, _ in found]

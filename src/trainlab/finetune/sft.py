@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from trainlab.data.text import TOKENIZER, answer_mask
+from trainlab.data.text import TOKENIZER, answer_mask, require_tokens
 from trainlab.errors import ConfigError
 from trainlab.losses.sft import sft_loss
 from trainlab.metrics import MeanMetrics, RunningMetrics
@@ -55,11 +55,7 @@ class SFTTask(Task):
         self.exact = bool(exact)
 
     def setup(self, ctx: TaskContext) -> None:
-        if len(ctx.data.in_shape) != 1 or ctx.data.train.x.is_floating_point():
-            raise ConfigError(
-                f"task.name = 'sft' needs token sequences (--data arith); got samples of "
-                f"shape {tuple(ctx.data.in_shape)}"
-            )
+        require_tokens(ctx.data, "sft")
         name = ctx.config.model.name
         model = ctx.create_model("text_decoder" if name == "auto" else name)
         if not hasattr(model, "generate"):

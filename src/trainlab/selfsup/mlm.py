@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainlab.data.text import TOKENIZER, CharTokenizer
+from trainlab.data.text import TOKENIZER, CharTokenizer, require_tokens
 from trainlab.errors import ConfigError
 from trainlab.metrics import MeanMetrics, RunningMetrics
 from trainlab.train.step import Step
@@ -68,11 +68,7 @@ class MLMTask(Task):
 
     def setup(self, ctx: TaskContext) -> None:
         train = ctx.data.train
-        if len(ctx.data.in_shape) != 1 or train.x.is_floating_point():
-            raise ConfigError(
-                f"task.name = 'mlm' needs token sequences (--data arith); got samples of "
-                f"shape {tuple(ctx.data.in_shape)}"
-            )
+        require_tokens(ctx.data, "mlm")
         name = ctx.config.model.name
         model = ctx.create_model("text_encoder" if name == "auto" else name)
         if not hasattr(model, "mlm_logits"):
