@@ -16,7 +16,7 @@ gradient from the first step. The notes' variant adds a LayerNorm in front
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -65,13 +65,16 @@ def _out_dim(name: str, m: nn.Module) -> int:
     if isinstance(m, MultiHeadSelfAttention):
         return m.proj.out_features
     if isinstance(m, Mlp):
-        return m.fc2.out_features
+        return cast(nn.Linear, m.fc2).out_features
     if isinstance(m, nn.Linear):
         return m.out_features
-    last = [x for x in m.modules() if isinstance(x, nn.Linear)]
-    if not last:
+    width = None
+    for x in m.modules():
+        if isinstance(x, nn.Linear):
+            width = x.out_features  # the last Linear's
+    if width is None:
         raise ValueError(f"finetune.targets: cannot tell the output width of {name!r}")
-    return last[-1].out_features
+    return width
 
 
 def apply_adapters(

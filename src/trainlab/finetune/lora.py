@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -48,12 +49,19 @@ class _LoRABase(nn.Module):
     """Shared state: the frozen base layer, A, B, scaling, the merged flag."""
 
     base: nn.Linear | nn.Conv2d
+    lora_A: nn.Parameter
+    lora_B: nn.Parameter
 
     def _setup(
-        self, base: nn.Module, r: int, alpha: float, dropout: float, a_shape: Sequence[int]
+        self,
+        base: nn.Linear | nn.Conv2d,
+        r: int,
+        alpha: float,
+        dropout: float,
+        a_shape: Sequence[int],
     ) -> None:
         _check(r, alpha, dropout)
-        self.base = base  # type: ignore[assignment]
+        self.base = base
         for p in base.parameters():
             p.requires_grad_(False)
         self.r, self.alpha, self.scaling = r, float(alpha), float(alpha) / r
@@ -155,7 +163,7 @@ class LoRAConv2d(_LoRABase):
         out = self.base(x)
         if self.merged:
             return out
-        c = self.base
+        c = cast(nn.Conv2d, self.base)
         z = F.conv2d(self.dropout(x), self.lora_A, None, c.stride, c.padding, c.dilation)
         return out + F.conv2d(z, self.lora_B) * self.scaling  # (B, r, H', W') -> (B, out, ..)
 

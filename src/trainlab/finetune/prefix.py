@@ -31,10 +31,10 @@ MODULE_NAME = "prefix_tuning"
 
 
 def _mlp(dim: int, hidden: int) -> nn.Sequential:
-    mlp = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
-    nn.init.zeros_(mlp[2].weight)  # K_p = V_p = 0 at first: a gentle start (see above)
-    nn.init.zeros_(mlp[2].bias)
-    return mlp
+    out = nn.Linear(hidden, dim)
+    nn.init.zeros_(out.weight)  # K_p = V_p = 0 at first: a gentle start (see above)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), out)
 
 
 class PrefixTuning(nn.Module):

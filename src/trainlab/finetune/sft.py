@@ -29,9 +29,10 @@ from trainlab.train.step import Step
 from trainlab.train.task import Task, TaskContext
 
 
-def greedy_exact(model: nn.Module, tokens: Tensor, sep_id: int, stop_id: int) -> Tensor:
+def greedy_exact(model: Any, tokens: Tensor, sep_id: int, stop_id: int) -> Tensor:
     """(B,) bool: whether greedy decoding after each row's `sep` reproduces its answer
-    (the tokens after `sep` up to and including `stop_id`). Rows are decoded in groups of
+    (the tokens after `sep` up to and including `stop_id`); `model` has `generate` (a
+    `TextDecoder`, possibly wrapped by a fine-tuning method). Rows are decoded in groups of
     equal prompt length, so every prompt is its own unpadded prefix."""
     cut = (tokens == sep_id).int().argmax(1) + 1  # prompt lengths (B,)
     ok = torch.zeros(tokens.shape[0], dtype=torch.bool, device=tokens.device)

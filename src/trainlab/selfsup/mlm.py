@@ -15,12 +15,13 @@ training split, the baseline an MLM has to beat.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from trainlab.data.bundle import Split
 from trainlab.data.text import TOKENIZER, CharTokenizer, require_tokens
 from trainlab.errors import ConfigError
 from trainlab.metrics import MeanMetrics, RunningMetrics
@@ -67,8 +68,8 @@ class MLMTask(Task):
         self.p, self.p_mask, self.p_random = float(p), float(p_mask), float(p_random)
 
     def setup(self, ctx: TaskContext) -> None:
-        train = ctx.data.train
         require_tokens(ctx.data, "mlm")
+        train = cast(Split, ctx.data.train)
         name = ctx.config.model.name
         model = ctx.create_model("text_encoder" if name == "auto" else name)
         if not hasattr(model, "mlm_logits"):
@@ -85,7 +86,7 @@ class MLMTask(Task):
 
     def _loss(self, x: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         inputs, chosen = mask_tokens(x, gen, p=self.p, p_mask=self.p_mask, p_random=self.p_random)
-        logits = self.model.mlm_logits(inputs)  # (B, L, V)
+        logits = cast(Any, self.model).mlm_logits(inputs)  # (B, L, V)
         loss = F.cross_entropy(logits[chosen], x[chosen]) if chosen.any() else logits.sum() * 0
         return loss, logits, chosen
 
