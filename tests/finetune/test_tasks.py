@@ -145,3 +145,51 @@ def test_pretrained_run_dir_then_lora_and_shape_errors(tmp_path: Path, capsys) -
     save_file({k: v.contiguous() for k, v in sd.items()}, os.fspath(tmp_path / "w.safetensors"))
     assert main([*base, "--name", "st", "--set", f"model.pretrained={tmp_path / 'w.safetensors'}",
                  "--set", "finetune.method=head"]) == 0  # fmt: skip
+
+
+@pytest.mark.slow
+def test_lora_mlm_run_stops_and_resumes_bit_identically(tmp_path: Path) -> None:
+    """A LoRA run of the mlm task: the masking generator (task state), the LoRA A drawn from
+    the run's seed and the pretrained base all come back, so a stop mid-epoch and a resume
+    end with the weights of an uninterrupted run."""
+    from trainlab.recipes.load import load_config
+    from trainlab.train import Callback, RunDir, Trainer, TrainingInterrupted
+    from trainlab.train.build import build_data
+
+    pre = tmp_path / "pre.pt"
+    torch.manual_seed(0)
+    torch.save(create_model("text_encoder", num_classes=10, in_shape=(11,)).state_dict(), pre)
+    over = ["data.source=arith", "task.name=mlm", "model.name=text_encoder", "train.epochs=2",
+            f"model.pretrained={pre}", "finetune.method=lora", "finetune.targets=[qkv,fc1]",
+            "finetune.train=[]", "data.batch_size=128", f"runs_dir={tmp_path}"]  # fmt: skip
+
+    def trainer(name: str, callbacks=()) -> Trainer:
+        config = load_config(overrides=[*over, f"name={name}"])
+        run = RunDir.create(config.runs_dir, name)
+        run.write_config(config.model_dump(mode="json"))
+        return Trainer(config, build_data(config), run, callbacks)
+
+    class StopAt(Callback):
+        def on_step_end(self, t, loss, batch_size) -> None:
+            if t.step == 30:  # inside the second epoch (21 steps each)
+                t.request_stop()
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        full = trainer("full")
+        full.fit()
+        cut = trainer("cut", [StopAt()])
+        with pytest.raises(TrainingInterrupted):
+            cut.fit()
+        config = load_config(overrides=[*over, "name=cut"])
+        resumed = Trainer(config, build_data(config), RunDir.open(tmp_path / "cut"))
+        resumed.resume()
+        resumed.fit()
+    finally:
+        torch.set_num_threads(threads)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert any(k.endswith("lora_A") for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    trained = {n for n, p in full.model.named_parameters() if p.requires_grad}
+    assert trained and all(".lora_" in n for n in trained)
