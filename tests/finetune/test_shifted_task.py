@@ -90,7 +90,7 @@ def test_adapters_and_prefix_train_only_their_own_and_beat_the_frozen_base(
     assert all(prefix in k or k.startswith("head.") for k in changed), sorted(changed)[:5]
     print(method, frozen, acc)
     assert frozen < 10  # measured 1.9 (the base is below chance on the flipped inputs)
-    assert acc > frozen + 15, (acc, frozen)
+    assert acc > frozen + 15, (acc, frozen)  # measured: adapter 53.2, prefix 44.2
 
 
 @pytest.mark.experiment
