@@ -66,7 +66,8 @@ def test_train_from_the_cli(name: str, tmp_path: Path, capsys) -> None:
     assert summary["parameters"] == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", list_models())
+# the token-id models (text_encoder, text_decoder) are built from a config in tests/finetune
+@pytest.mark.parametrize("name", [n for n in list_models() if not n.startswith("text_")])
 def test_trainer_builds_every_model_from_a_config(name: str) -> None:
     from trainlab.recipes.load import load_config
     from trainlab.train.build import build_model

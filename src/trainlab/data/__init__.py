@@ -1,6 +1,7 @@
 """Datasets: embedded (`digits`), user files (.npz, .csv, .npy folders, image folders),
 splits, loaders (in-memory `BatchLoader`, worker-process `DatasetLoader`), samplers that
-resume mid-epoch and shard by rank.
+resume mid-epoch and shard by rank; the embedded text corpus `arith` and its tokenizer
+(`trainlab.data.text`).
 
 Tasks (`TASKS`): classification, regression, multilabel ((N, C) multi-hot `y`) and
 segmentation ((N, H, W) masks, unlabelled pixels `IGNORE_VALUE` -> `IGNORE_INDEX`).
@@ -18,13 +19,16 @@ from trainlab.data.npy import NpyDataset
 from trainlab.data.order import EpochBatchSampler, epoch_order
 from trainlab.data.split import split_indices
 from trainlab.data.targets import IGNORE_INDEX, IGNORE_VALUE, TASKS, infer_task
+from trainlab.data.text import TOKENIZER, CharTokenizer, answer_mask, arithmetic_pairs
 
 __all__ = [
     "EMBEDDED",
     "IGNORE_INDEX",
     "IGNORE_VALUE",
     "TASKS",
+    "TOKENIZER",
     "BatchLoader",
+    "CharTokenizer",
     "DataBundle",
     "DatasetLoader",
     "EpochBatchSampler",
@@ -33,6 +37,8 @@ __all__ = [
     "RawData",
     "Split",
     "SplitView",
+    "answer_mask",
+    "arithmetic_pairs",
     "check_sample",
     "epoch_order",
     "infer_task",

@@ -34,7 +34,8 @@ class Split:
 @dataclass
 class RawData:
     """What a file format yields before splitting: numpy arrays (or, read lazily, a
-    Dataset of `x` items next to the labels `y` in memory), splits that were explicit."""
+    Dataset of `x` items next to the labels `y` in memory), splits that were explicit.
+    `tokens`: `x` holds integer token ids (text), kept as int64 and never standardized."""
 
     x: np.ndarray | Dataset
     y: np.ndarray
@@ -43,6 +44,7 @@ class RawData:
     explicit: dict[str, tuple[np.ndarray | Dataset, np.ndarray]] = field(default_factory=dict)
     # CSV: each feature column's name and categories (None: numeric), to encode new files alike
     features: list[dict[str, Any]] | None = None
+    tokens: bool = False
 
 
 @dataclass

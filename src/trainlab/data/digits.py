@@ -13,6 +13,7 @@ from importlib import resources
 import numpy as np
 
 from trainlab.data.bundle import RawData
+from trainlab.data.text import load_arith
 
 DATA_FILE = "digits.npz"
 
@@ -30,4 +31,5 @@ def load_digits() -> RawData:
     return RawData(x=x, y=y, task="classification", class_names=[str(c) for c in range(10)])
 
 
-EMBEDDED = {"digits": load_digits}
+#: the embedded sources `--data` accepts by name (`arith`: trainlab.data.text)
+EMBEDDED = {"digits": load_digits, "arith": load_arith}

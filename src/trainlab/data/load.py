@@ -121,8 +121,15 @@ _TARGET_DTYPE = {
 
 
 def _in_memory(
-    parts: dict[str, tuple[Any, np.ndarray]], targets: dict[str, Tensor], normalize: bool
+    parts: dict[str, tuple[Any, np.ndarray]],
+    targets: dict[str, Tensor],
+    normalize: bool,
+    tokens: bool = False,
 ) -> tuple[dict[str, Split], Tensor, Tensor, tuple[int, ...]]:
+    if tokens:  # token ids stay integers (text): identity statistics
+        ids = {s: torch.as_tensor(x, dtype=torch.int64) for s, (x, _) in parts.items()}
+        shape = tuple(ids["train"].shape[1:])
+        return {s: Split(ids[s], targets[s]) for s in ids}, *identity_stats(shape), shape
     xs = {s: torch.as_tensor(x, dtype=torch.float32) for s, (x, _) in parts.items()}
     shape = tuple(xs["train"].shape[1:])
     mean, std = channel_stats(xs["train"]) if normalize else identity_stats(shape)
@@ -201,7 +208,7 @@ def load_dataset(
         targets = {s: ((y - t_mean) / t_scale).float().reshape(-1, 1) for s, y in targets.items()}
     splits: dict[str, Split] | dict[str, SplitView]
     if isinstance(raw.x, np.ndarray):
-        splits, mean, std, shape = _in_memory(parts, targets, normalize)
+        splits, mean, std, shape = _in_memory(parts, targets, normalize, raw.tokens)
     else:
         splits, mean, std, shape = _lazy(parts, targets, normalize, stats_samples, seed)
     train, val, test = splits["train"], splits["val"], splits["test"]

@@ -13,6 +13,7 @@ reconstruction  masked_reconstruction_loss and its mse/l1/bce/bce_with_logits fo
 information     entropy, cross_entropy_of, kl_divergence
 adapters        nll_of_logits (NLL of log_softmax(logits)), one-hot BCE for classification,
                 soft margin over multi-hot targets
+sft             sft_loss: next-token cross-entropy over answer tokens only (teacher forcing)
 weighted        WeightedLoss: sum_i w_i L_i (the notes' multi-task loss, F4:1935)
 registry        every training loss by name and the tasks it fits: list_losses(task),
                 loss_spec(name, task), create_loss(name, task, args=...),
@@ -98,6 +99,7 @@ from trainlab.losses.regression import (
     mse_loss,
     smooth_l1_loss,
 )
+from trainlab.losses.sft import SFTLoss, sft_loss
 from trainlab.losses.weighted import WeightedLoss
 
 __all__ = [
@@ -123,6 +125,7 @@ __all__ = [
     "MultiLabelLoss",
     "NLLOfLogits",
     "OneHotBCEWithLogits",
+    "SFTLoss",
     "SignedSoftMargin",
     "SmoothL1Loss",
     "SoftIoULoss",
@@ -161,6 +164,7 @@ __all__ = [
     "nll_of_logits",
     "overlap_sums",
     "paired_generator_loss",
+    "sft_loss",
     "smooth_l1_loss",
     "smooth_labels",
     "smoothing_coefficients",

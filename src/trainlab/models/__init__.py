@@ -1,7 +1,8 @@
 """Models by name (notes F0, F3, F4): `create_model(name, num_classes=..., in_shape=...)`.
 
 Registered: mlp, cnn, cnn1d, resnet18/34/50/101, resnext50_32x4d,
-convnext_atto/femto/pico/nano/tiny/small/base, vit_tiny/small, and unet (per-pixel logits
+convnext_atto/femto/pico/nano/tiny/small/base, vit_tiny/small, text_encoder (BERT-style)
+and text_decoder (GPT-style) over token ids, and unet (per-pixel logits
 (B, K, H, W) for segmentation; every other model gives (B, K)). Building blocks live in
 `trainlab.models.layers`; `summarize` counts parameters and FLOPs; `load_pretrained` reads
 timm-layout checkpoints from disk.
@@ -13,6 +14,7 @@ from trainlab.models import convnext as _convnext  # noqa: F401
 from trainlab.models import early_exit  # noqa: F401  (early_exit.heads, issue 18)
 from trainlab.models import mlp as _mlp  # noqa: F401
 from trainlab.models import resnet as _resnet  # noqa: F401
+from trainlab.models import text as _text  # noqa: F401
 from trainlab.models import unet as _unet  # noqa: F401
 from trainlab.models import vit as _vit  # noqa: F401
 from trainlab.models.cnn1d import CNN1d
@@ -26,6 +28,7 @@ from trainlab.models.summary import (
     parse_shape,
     summarize,
 )
+from trainlab.models.text import TextDecoder, TextEncoder
 from trainlab.models.unet import UNet
 from trainlab.models.vit import VisionTransformer, resample_pos_embed
 from trainlab.models.weights import WeightsMismatchError, load_pretrained
@@ -35,6 +38,8 @@ __all__ = [
     "ConvNeXt",
     "ModelSummary",
     "ResNet",
+    "TextDecoder",
+    "TextEncoder",
     "UNet",
     "VisionTransformer",
     "WeightsMismatchError",

@@ -2,7 +2,8 @@
 
 The file is read with `torch.load(..., weights_only=True)`, so loading never executes code.
 Accepted contents: a state_dict, or a dict holding one under "state_dict", "model",
-"model_state" or "module" (training checkpoints); a leading "module." (DDP) or
+"model_state", "module" or "modules" (training checkpoints; a trainlab checkpoint holds
+its modules under "modules" -> "model"), or a `.safetensors` file; a leading "module." (DDP) or
 "_orig_mod." (torch.compile) prefix is stripped. Keys must match the model's (the timm
 layout for the ResNet/ConvNeXt/ViT families); otherwise the error lists the missing,
 unexpected and wrongly shaped keys. `exclude` drops keys by glob pattern (e.g. the
@@ -20,7 +21,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-_WRAPPERS = ("state_dict", "model", "model_state", "module")
+_WRAPPERS = ("state_dict", "model", "model_state", "module", "modules")
 _PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -73,7 +74,12 @@ def load_pretrained(
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_pretrained: no file at {path!r}")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            obj = load_file(path, device=str(map_location))
+        else:
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # unpicklable / corrupt / not a torch file
         raise WeightsMismatchError(f"{path}: cannot be read as weights ({e})") from e
     state = _unwrap(obj, path)

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from trainlab.recipes.schema_adapt import AdaptConfig
 from trainlab.recipes.schema_continual import ContinualConfig
 from trainlab.recipes.schema_diagnose import DiagnoseConfig
+from trainlab.recipes.schema_finetune import FinetuneConfig
 from trainlab.recipes.schema_rl import RLConfig
 from trainlab.recipes.schema_robust import RobustConfig
 from trainlab.recipes.section import Section as _Section
@@ -84,6 +85,11 @@ class ModelConfig(_Section):
     )
     args: dict[str, Any] = Field(
         default_factory=dict, description="keyword arguments for the model constructor"
+    )
+    pretrained: str | None = Field(
+        None,
+        description="weights loaded before training: a run directory, a trainlab checkpoint, "
+        "a state_dict .pt or a .safetensors file (see finetune.exclude)",
     )
 
     @field_validator("name")
@@ -448,3 +454,4 @@ class Config(_Section):
     continual: ContinualConfig = Field(default_factory=ContinualConfig)
     robust: RobustConfig = Field(default_factory=RobustConfig)
     diagnose: DiagnoseConfig = Field(default_factory=DiagnoseConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)

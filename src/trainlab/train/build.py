@@ -116,14 +116,18 @@ def build_model(
     name: str | None = None,
     extra_args: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`."""
+    """The config's model (or `name`) for `num_outputs` outputs and samples of `in_shape`,
+    with `model.pretrained` loaded and `finetune.method` applied."""
     name, args = model_spec(
         config, num_outputs, in_shape, task=task, name=name, extra_args=extra_args
     )
     try:
-        return create_model(name, **args)
+        model = create_model(name, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model = {name!r} with args {config.model.args}: {e}") from None
+    from trainlab.finetune.pretrained import prepare_model  # model.pretrained, finetune.*
+
+    return prepare_model(model, config)
 
 
 def _per_image_randaugment(config: Config, data: DataBundle) -> PerImageRandAugment:

@@ -31,6 +31,8 @@ _BUILTIN = {
     "continual": "trainlab.continual.task:ContinualTask",
     "adversarial": "trainlab.robust.task:AdversarialTask",
     "backdoor": "trainlab.robust.task:BackdoorTask",
+    "sft": "trainlab.finetune.sft:SFTTask",
+    "mlm": "trainlab.selfsup.mlm:MLMTask",
 }
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"

@@ -5,6 +5,8 @@ from trainlab.models.layers.attention import (
     MultiHeadSelfAttention,
     TransformerBlock,
     attention,
+    causal_mask,
+    padding_mask,
 )
 from trainlab.models.layers.blocks import BasicBlock, Bottleneck, ConvNeXtBlock, downsample_shortcut
 from trainlab.models.layers.conv import (
@@ -47,6 +49,7 @@ __all__ = [
     "TransformerBlock",
     "adapt_stride",
     "attention",
+    "causal_mask",
     "conv_nd",
     "conv_norm_act",
     "conv_params",
@@ -58,6 +61,7 @@ __all__ = [
     "layer_norm_2d",
     "make_act",
     "make_norm",
+    "padding_mask",
     "patchify",
     "same_conv2d",
     "split_by_stage",
