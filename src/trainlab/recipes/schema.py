@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from trainlab.recipes.schema_generative import AEConfig, GANConfig, SimCLRConfig
 from trainlab.recipes.section import Section as _Section
 from trainlab.recipes.section import one_of as _one_of
 
@@ -424,3 +425,6 @@ class Config(_Section):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig)
+    gan: GANConfig = Field(default_factory=GANConfig)
+    ae: AEConfig = Field(default_factory=AEConfig)
+    simclr: SimCLRConfig = Field(default_factory=SimCLRConfig)

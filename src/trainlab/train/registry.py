@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="type[Task]")
 
-_BUILTIN = {"supervised": "trainlab.train.supervised:SupervisedTask"}
+_BUILTIN = {
+    "supervised": "trainlab.train.supervised:SupervisedTask",
+    "gan": "trainlab.generative.gan:GANTask",
+    "cgan": "trainlab.generative.gan:ConditionalGANTask",
+    "pix2pix": "trainlab.generative.pix2pix:PairedGANTask",
+    "autoencoder": "trainlab.generative.autoencoder:AutoencoderTask",
+    "dae": "trainlab.generative.autoencoder:DenoisingAutoencoderTask",
+    "mae": "trainlab.generative.mae:MAETask",
+    "simclr": "trainlab.selfsup.simclr:SimCLRTask",
+}
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"
 
