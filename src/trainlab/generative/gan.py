@@ -84,6 +84,19 @@ def g_loss(kind: str, d_fake: Tensor) -> Tensor:
     return hinge_generator_loss(d_fake)  # hinge and wasserstein: -E D(G(z))
 
 
+def _data_range(data: Any) -> tuple[float, float] | None:
+    """(min, max) of the in-memory training split, widened by 5% of the span each side
+    (None for a lazy split: the generator's output is then linear). Images only: the MLP
+    pair's vectors (2-D toy data) keep a linear output, as is standard there."""
+    from trainlab.data import Split
+
+    if not isinstance(data.train, Split):
+        return None
+    lo, hi = float(data.train.x.min()), float(data.train.x.max())
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """`module`'s parameters without gradients inside the block (the generator's step)."""
@@ -141,10 +154,10 @@ class GANTask(Task):
                 f"task.name = {name!r} with gan.arch = 'dcgan' needs images (C, H, W); "
                 f"{ctx.data.source} has samples of shape {shape}: use gan.arch = 'mlp' or 'auto'"
             )
-        sn = c.spectral_norm
+        sn, rng = c.spectral_norm, _data_range(ctx.data)
         try:
             if arch == "dcgan":
-                g: nn.Module = DCGANGenerator(shape, c.z_dim, c.width, self.num_classes)
+                g: nn.Module = DCGANGenerator(shape, c.z_dim, c.width, self.num_classes, rng)
                 d: nn.Module = DCGANDiscriminator(
                     shape, c.width, self.num_classes, norm=c.penalty == "none", spectral_norm=sn
                 )

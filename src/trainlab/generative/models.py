@@ -7,8 +7,10 @@ stride-2 transposed convolutions (BatchNorm + ReLU) until it reaches H = s0 2^k;
 discriminator mirrors it with stride-2 convolutions (LeakyReLU 0.2) and a linear logit. The
 number of doublings k is the largest with H / 2^k >= 3, so 8x8 digits get one (4 -> 8),
 28x28 two (7 -> 28), 32x32 three and 64x64 four (4 -> 64); channels halve at each doubling
-from ``width * 2^(k-1)``. Images must be square. The generator's output is linear (the
-data are standardized, not scaled to [-1, 1], so no tanh).
+from ``width * 2^(k-1)``, and a 3x3 convolution maps to C channels. Images must be square.
+DCGAN's tanh output assumes data in [-1, 1]; trainlab's data are standardized, so with
+`out_range = (lo, hi)` (the GAN task passes the training split's min and max) the output is
+``lo + (hi - lo) sigmoid(o)``, the same squashing in the data's range (else linear).
 
 Conditional discriminators use the projection form (Miyato & Koyama 2018):
 ``D(x, y) = w^T h(x) + e_y^T h(x)``. `spectral_norm` wraps every convolution and linear
@@ -77,11 +79,31 @@ class _ClassInput(nn.Module):
         return torch.cat([z, self.embed(y)], 1)
 
 
+class _Bounded(nn.Module):
+    """``lo + (hi - lo) sigmoid(o)`` when `out_range` = (lo, hi) is given, else the identity:
+    DCGAN's tanh output for data in [-1, 1], moved to the data's own range."""
+
+    def __init__(self, out_range: tuple[float, float] | None) -> None:
+        super().__init__()
+        self.out_range = out_range
+
+    def forward(self, o: Tensor) -> Tensor:
+        if self.out_range is None:
+            return o
+        lo, hi = self.out_range
+        return lo + (hi - lo) * torch.sigmoid(o)
+
+
 class DCGANGenerator(nn.Module):
-    """z (B, z_dim) [, y (B,)] -> images (B, C, H, H)."""
+    """z (B, z_dim) [, y (B,)] -> images (B, C, H, H); `out_range` bounds the output."""
 
     def __init__(
-        self, out_shape: tuple[int, ...], z_dim: int = 64, width: int = 64, num_classes: int = 0
+        self,
+        out_shape: tuple[int, ...],
+        z_dim: int = 64,
+        width: int = 64,
+        num_classes: int = 0,
+        out_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         c, h, k = _check_image_shape(tuple(out_shape), "DCGANGenerator")
@@ -96,14 +118,15 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(),
         )
         layers: list[nn.Module] = []
-        for _ in range(k - 1):
+        for _ in range(k):  # (ch, s, s) -> (ch / 2, 2s, 2s)
+            out = max(ch // 2, 8)
             layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch // 2),
+                nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(out),
                 nn.ReLU(),
             ]
-            ch //= 2
-        layers.append(nn.ConvTranspose2d(ch, c, 4, 2, 1))  # the last doubling, to C channels
+            ch = out
+        layers += [nn.Conv2d(ch, c, 3, 1, 1), _Bounded(out_range)]  # to C channels
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
@@ -177,6 +200,7 @@ class MLPGenerator(nn.Module):
         width: int = 128,
         depth: int = 3,
         num_classes: int = 0,
+        out_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
@@ -186,6 +210,7 @@ class MLPGenerator(nn.Module):
         self.body = nn.Sequential(
             *_mlp([zin] + [width] * depth, nn.ReLU),
             nn.Linear(width, out),
+            _Bounded(out_range),
             nn.Unflatten(1, out_shape),
         )
 

@@ -1,0 +1,19 @@
+"""Self-supervised learning: the NT-Xent loss, SimCLR's two views, the linear probe; the
+engine task `simclr` lives in `trainlab.selfsup.simclr` (importing this package does not
+import the engine). See docs/generative.md."""
+
+from trainlab.selfsup.nt_xent import NTXentLoss, nt_xent, nt_xent_reference
+from trainlab.selfsup.probe import encode, fit_linear_probe, linear_probe, load_encoder
+from trainlab.selfsup.views import augmented_view, two_views
+
+__all__ = [
+    "NTXentLoss",
+    "augmented_view",
+    "encode",
+    "fit_linear_probe",
+    "linear_probe",
+    "load_encoder",
+    "nt_xent",
+    "nt_xent_reference",
+    "two_views",
+]
