@@ -76,8 +76,8 @@ def test_corruptions() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "epochs", "ratio"),
-    # measured (2 shared cores): AE 0.10, DAE 0.13, MAE 0.45 of the mean image's error
-    [("autoencoder", 4, 0.4), ("dae", 4, 0.5), ("mae", 12, 0.85)],
+    # measured after 10 epochs: AE 0.16, DAE 0.21 of the mean image's error
+    [("autoencoder", 4, 0.4), ("dae", 4, 0.5)],
 )
 def test_reconstruction_beats_the_mean_image(
     tmp_path: Path, task: str, epochs: int, ratio: float
@@ -99,3 +99,32 @@ def test_unlabeled_npz_trains_an_autoencoder_and_mae_needs_images(tmp_path: Path
     np.savez(tmp_path / "v.npz", x=x.reshape(120, -1))
     with pytest.raises(ConfigError, match="needs images"):
         _trainer(tmp_path, "v", "task.name=mae", f"data.source={tmp_path / 'v.npz'}")
+
+
+def test_mae_fits_one_batch_far_below_its_start() -> None:
+    # the whole gradient path (visible-patch encoder, mask tokens, decoder): 60 Adam steps
+    # on one fixed batch and mask; a model that does not learn stays at its start
+    torch.manual_seed(0)
+    m = MaskedAutoencoder((1, 8, 8), 2, dim=32, depth=2, heads=2, decoder_dim=16)
+    x = torch.randn(16, 1, 8, 8)
+    kept, mask = random_masking(
+        16, m.length, 0.75, generator=torch.Generator().manual_seed(0), device=torch.device("cpu")
+    )
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    start = m.loss(m(x, kept), x, mask).item()
+    for _ in range(60):
+        opt.zero_grad()
+        loss = m.loss(m(x, kept), x, mask)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * start, (start, loss.item())
+
+
+@pytest.mark.experiment
+def test_mae_digits_recipe_beats_the_mean_image(tmp_path: Path) -> None:
+    # budget: the mae-digits recipe (60 epochs); measured masked-patch MSE 0.385 against the
+    # mean image's 0.515 (0.75 of it)
+    recipe = Path(__file__).parents[2] / "src/trainlab/recipes/builtin/mae-digits.yaml"
+    config = load_config(str(recipe), [f"runs_dir={tmp_path}", "name=mae"])
+    s = Trainer(config, build_data(config), RunDir.create(tmp_path, "mae")).fit()
+    assert s["test"]["mse"] < 0.85 * s["test"]["baseline_mse"], s["test"]

@@ -106,15 +106,63 @@ def test_bad_input_is_one_config_error(tmp_path: Path) -> None:
         _trainer(tmp_path, "d", "task.name=gan", "train.accumulate=2")
 
 
-def _ring_gan(tmp_path: Path, epochs: int, samples: int) -> tuple[Trainer, object]:
-    x, _ = eight_gaussians(samples, generator=torch.Generator().manual_seed(0), std=0.05)
+def _ring_loop(steps: int) -> object:
+    """The task's MLP pair and losses in a plain loop on fresh ring samples (batch 256)."""
+    from trainlab.generative import MLPDiscriminator, MLPGenerator
+    from trainlab.generative.gan import d_loss, g_loss
+
+    g = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        gen, disc = MLPGenerator((2,), 8, 128, 3), MLPDiscriminator((2,), 128, 3)
+    og = torch.optim.Adam(gen.parameters(), 1e-3, betas=(0.5, 0.999))
+    od = torch.optim.Adam(disc.parameters(), 1e-3, betas=(0.5, 0.999))
+    for _ in range(steps):
+        x, _ = eight_gaussians(256, generator=g, std=0.05)
+        fake = gen(torch.randn(256, 8, generator=g))
+        od.zero_grad()
+        d_loss("non_saturating", disc(x), disc(fake.detach())).backward()
+        od.step()
+        og.zero_grad()
+        g_loss("non_saturating", disc(fake)).backward()
+        og.step()
+    with torch.no_grad():
+        return mode_coverage(gen(torch.randn(2000, 8, generator=g)), ring_centers(), threshold=0.15)
+
+
+@pytest.mark.slow
+def test_ring_gan_spreads_over_the_modes_quickly() -> None:
+    # measured: 8 of 8 modes after 1000 steps (high-quality share 0.09, rising to 0.8 by
+    # 3000); a generator that does not learn sits near its init (0 modes)
+    cov = _ring_loop(1000)
+    assert cov.modes_covered >= 6, cov
+
+
+@pytest.mark.experiment
+def test_ring_gan_task_covers_at_least_7_of_8_modes(tmp_path: Path) -> None:
+    # budget: 16,000 samples (11,200 train), batch 256, 60 epochs = 2,580 steps; measured
+    # 8 of 8 modes, 23% of samples within 3 std of a mode, 161 s on 2 shared cores
+    x, _ = eight_gaussians(16000, generator=torch.Generator().manual_seed(0), std=0.05)
     np.savez(tmp_path / "ring.npz", x=x.numpy())
-    over = ["task.name=gan", f"data.source={tmp_path / 'ring.npz'}", "data.normalize=false",
-            f"train.epochs={epochs}", "optim.lr=1e-3", "data.batch_size=128", "gan.width=128"]  # fmt: skip
-    t = _trainer(tmp_path, "ring", *over, data=None)
+    t = _trainer(tmp_path, "ring", "task.name=gan", f"data.source={tmp_path / 'ring.npz'}",
+                 "data.normalize=false", "train.epochs=60", "optim.lr=1e-3", "data.batch_size=256",
+                 "gan.width=128")  # fmt: skip
     t.fit()
     g = t.task._sampler().eval()
     with torch.no_grad():
         smp = g(torch.randn(2000, 8, generator=torch.Generator().manual_seed(1)))
-    # within 3 std of a mode counts as high quality (std 0.05)
-    return t, mode_coverage(smp, ring_centers(), threshold=0.15)
+    cov = mode_coverage(smp, ring_centers(), threshold=0.15)
+    assert cov.modes_covered >= 7, cov
+
+
+@pytest.mark.experiment
+def test_gan_digits_recipe_reaches_inception_score_7(tmp_path: Path) -> None:
+    # budget: the gan-digits recipe (cGAN, 100 epochs of 19 steps); measured IS 8.56 of 10,
+    # the real test images 8.74 under the same classifier; the unconditional GAN (same
+    # settings, 200 epochs, generator EMA 0.999) reached 4.92
+    recipe = Path(__file__).parents[2] / "src/trainlab/recipes/builtin/gan-digits.yaml"
+    config = load_config(str(recipe), [f"runs_dir={tmp_path}", "name=is"])
+    t = Trainer(config, build_data(config), RunDir.create(tmp_path, "is"))
+    s = t.fit()
+    assert s["test"]["inception_score"] >= 7.0, s["test"]
+    assert Path(s["plots"]["samples"]).is_file()
