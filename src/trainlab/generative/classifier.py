@@ -61,8 +61,11 @@ class ScoreNet(nn.Module):
         self.register_buffer("scale", scale if scale is not None else torch.ones(()))
         self.register_buffer("shift", shift if shift is not None else torch.zeros(()))
         self._captured: list[Tensor] = []
+        self.num_classes = 0  # classes of the probabilities (0: none, pixel features)
         if classifier is not None:
-            _last_linear(classifier).register_forward_pre_hook(self._capture)
+            head = _last_linear(classifier)
+            head.register_forward_pre_hook(self._capture)
+            self.num_classes = head.out_features
 
     def _capture(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
         self._captured.append(args[0])

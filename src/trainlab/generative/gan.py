@@ -257,7 +257,7 @@ class GANTask(Task):
         # each evaluation draws the same z: the generator restarts from its seed
         self._eval_gen = torch.Generator(device=self.device).manual_seed(self.seed + _EVAL_SEED)
         score = self.modules["score"]
-        return GANMetrics(device, num_classes=self.data.num_outputs if score.has_probs else 0)
+        return GANMetrics(device, num_classes=score.num_classes)
 
     def _ensure_score(self) -> ScoreNet:
         from trainlab.generative.score_runs import train_split
