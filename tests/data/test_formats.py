@@ -96,7 +96,7 @@ def test_npz_string_labels_and_float_regression(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("arrays", "message"),
     [
-        ({"x": np.zeros((10, 3))}, r"missing array\(s\) \['y'\]"),
+        ({"y": np.zeros(10, int)}, r"missing array\(s\) \['x'\]"),
         ({"x": np.zeros((10, 3)), "y": np.zeros(9, int)}, "'x' has 10 rows but 'y' has 9"),
         ({"x": np.zeros((10,)), "y": np.zeros(10, int)}, "expected \\(N, D\\)"),
         (

@@ -81,7 +81,7 @@ def test_mlm_masked_accuracy_well_above_the_unigram_baseline(tmp_path: Path, cap
 
 def test_mask_tokens_80_10_10() -> None:
     from trainlab.data.text import TOKENIZER
-    from trainlab.selfsup import mask_tokens
+    from trainlab.selfsup.mlm import mask_tokens
 
     tokens = torch.randint(4, TOKENIZER.vocab_size, (400, 50))
     tokens[:, 0], tokens[:, -1] = TOKENIZER.cls_id, TOKENIZER.pad_id

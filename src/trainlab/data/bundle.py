@@ -13,7 +13,11 @@ from torch.utils.data import Dataset
 
 from trainlab.data.targets import TASKS
 
-__all__ = ["TASKS", "DataBundle", "RawData", "Split"]
+__all__ = ["TASKS", "UNLABELED", "DataBundle", "RawData", "Split"]
+
+#: the one class name of data without labels (an .npz with `x` only, a flat image folder):
+#: its `y` is all zeros and only the unsupervised tasks accept it
+UNLABELED = "(unlabeled)"
 
 
 @dataclass
@@ -76,6 +80,11 @@ class DataBundle:
     target_scale: float = 1.0
     ignore_index: int | None = None
     features: list[dict[str, Any]] | None = None  # CSV: the feature encoding (RawData)
+
+    @property
+    def labeled(self) -> bool:
+        """False for data without labels (`class_names == [UNLABELED]`)."""
+        return self.class_names != [UNLABELED]
 
     def meta(self) -> dict[str, Any]:
         """Plain-typed metadata stored in checkpoints (weights_only-loadable)."""

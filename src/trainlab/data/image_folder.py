@@ -1,4 +1,5 @@
-"""An image folder `root/<class>/*` (every format Pillow opens), read with Pillow.
+"""An image folder `root/<class>/*` (every format Pillow opens), read with Pillow; a folder
+of images without class sub-folders (`root/*.png`) is unlabeled (one class `UNLABELED`).
 
 Each image is decoded on its own (never all of them at full resolution at once):
 `exif_transpose` orientation, converted to RGB (or L when every file of the folder is
@@ -29,7 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from trainlab.data.bundle import RawData
+from trainlab.data.bundle import UNLABELED, RawData
 from trainlab.errors import DataError
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "F")
@@ -51,22 +52,33 @@ def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     if not root.is_dir():
         raise DataError(root, "not a folder; expected root/<class>/<image files>")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(root, "expected one sub-folder per class (root/<class>/*.png)")
     suffixes = set(image_suffixes())
+    if not classes:
+        flat = _images_in(root, suffixes)
+        if not flat:
+            raise DataError(
+                root,
+                "expected one sub-folder per class (root/<class>/*.png) or, unlabeled, "
+                "images directly in the folder",
+            )
+        return flat, np.zeros(len(flat), dtype=np.int64), [UNLABELED]
     files: list[Path] = []
     labels: list[int] = []
     for k, c in enumerate(classes):
-        found = sorted(
-            p
-            for p in (root / c).iterdir()
-            if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
-        )
+        found = _images_in(root / c, suffixes)
         if not found:
             raise DataError(root / c, "class folder holds no .png/.jpg or other image Pillow reads")
         files += found
         labels += [k] * len(found)
     return files, np.asarray(labels, dtype=np.int64), classes
+
+
+def _images_in(folder: Path, suffixes: set[str]) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
+    )
 
 
 def folder_mode(files: list[Path]) -> str:

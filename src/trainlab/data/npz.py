@@ -1,5 +1,6 @@
 """Arrays in a NumPy `.npz` file: `x` (N, ...), `y` (N,), (N, C) or (N, H, W); optional
-`x_val`/`y_val`, `x_test`/`y_test`.
+`x_val`/`y_val`, `x_test`/`y_test`. Without any `y` the data are unlabeled (`x`, optional
+`x_val`/`x_test`): one class named `UNLABELED`, for the unsupervised tasks.
 
 `y` of shape (N,) (or (N, 1)) holds class labels or numbers, (N, C) multi-hot labels and
 (N, H, W) segmentation masks (see `trainlab.data.targets`); masks need images `x` (N, H, W)
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.bundle import RawData
+from trainlab.data.bundle import UNLABELED, RawData
 from trainlab.errors import DataError
 
 LAYOUTS = ("auto", "vectors", "signals", "images")
@@ -88,6 +89,8 @@ def load_npz(path: Path, layout: str = "auto") -> RawData:
 
 def raw_from_arrays(arrays: dict[str, np.ndarray], path: Path, layout: str) -> RawData:
     """`x`, `y` and the optional explicit splits of `arrays` (from a .npz or .npy files)."""
+    if "x" in arrays and not any(k == "y" or k.startswith("y_") for k in arrays):
+        return _unlabeled(arrays, path, layout)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise DataError(
@@ -129,3 +132,23 @@ def check_finite(x: np.ndarray, source: object, name: str, offset: int = 0) -> N
 def check_sample_shape(xs: np.ndarray, x: np.ndarray, split: str, path: Path) -> None:
     if xs.shape[1:] != x.shape[1:]:
         raise DataError(path, f"'x_{split}' samples have shape {xs.shape[1:]}, 'x' {x.shape[1:]}")
+
+
+def _unlabeled(arrays: dict[str, np.ndarray], path: Path, layout: str) -> RawData:
+    """`x` (and `x_val`/`x_test`) without labels: every sample gets class 0 of `UNLABELED`."""
+
+    def read(key: str) -> np.ndarray:
+        x = arrays[key]
+        zeros = np.zeros(len(x), dtype=np.int64)
+        if check_pair(x, zeros, key, "(no labels)", path, layout):
+            x = x[:, None]
+        return x.astype(np.float32)
+
+    x = read("x")
+    raw = RawData(x=x, y=np.zeros(len(x), np.int64), task="classification", class_names=[UNLABELED])
+    for split in ("val", "test"):
+        if f"x_{split}" in arrays:
+            xs = read(f"x_{split}")
+            check_sample_shape(xs, x, split, path)
+            raw.explicit[split] = (xs, np.zeros(len(xs), np.int64))
+    return raw

@@ -16,6 +16,7 @@ from trainlab.recipes.schema_adapt import AdaptConfig
 from trainlab.recipes.schema_continual import ContinualConfig
 from trainlab.recipes.schema_diagnose import DiagnoseConfig
 from trainlab.recipes.schema_finetune import FinetuneConfig
+from trainlab.recipes.schema_generative import AEConfig, GANConfig, SimCLRConfig
 from trainlab.recipes.schema_rl import RLConfig
 from trainlab.recipes.schema_robust import RobustConfig
 from trainlab.recipes.section import Section as _Section
@@ -455,3 +456,6 @@ class Config(_Section):
     robust: RobustConfig = Field(default_factory=RobustConfig)
     diagnose: DiagnoseConfig = Field(default_factory=DiagnoseConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    gan: GANConfig = Field(default_factory=GANConfig)
+    ae: AEConfig = Field(default_factory=AEConfig)
+    simclr: SimCLRConfig = Field(default_factory=SimCLRConfig)

@@ -33,6 +33,13 @@ _BUILTIN = {
     "backdoor": "trainlab.robust.task:BackdoorTask",
     "sft": "trainlab.finetune.sft:SFTTask",
     "mlm": "trainlab.selfsup.mlm:MLMTask",
+    "gan": "trainlab.generative.gan:GANTask",
+    "cgan": "trainlab.generative.gan:ConditionalGANTask",
+    "pix2pix": "trainlab.generative.pix2pix:PairedGANTask",
+    "autoencoder": "trainlab.generative.autoencoder:AutoencoderTask",
+    "dae": "trainlab.generative.autoencoder:DenoisingAutoencoderTask",
+    "mae": "trainlab.generative.mae:MAETask",
+    "simclr": "trainlab.selfsup.simclr:SimCLRTask",
 }
 _REGISTERED: dict[str, Any] = {}
 ENTRY_POINT_GROUP = "trainlab.tasks"

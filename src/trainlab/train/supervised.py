@@ -63,6 +63,11 @@ class SupervisedTask(Task):
         from trainlab.train.build import build_augment
 
         config, data = ctx.config, ctx.data
+        if not data.labeled:
+            raise ConfigError(
+                f"task.name = 'supervised' needs labels; {data.source} has none (x only): "
+                "use an unsupervised task (gan, autoencoder, dae, mae, simclr)"
+            )
         self.kind = data.task
         self.target_scale = data.target_scale
         self.ignore_index = data.ignore_index if data.ignore_index is not None else -100

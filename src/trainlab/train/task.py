@@ -41,6 +41,7 @@ from trainlab.train.build import build_model
 if TYPE_CHECKING:
     from trainlab.data import DataBundle
     from trainlab.recipes.schema import Config
+    from trainlab.train.run_dir import RunDir
     from trainlab.train.step import Step
 
 OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
@@ -67,13 +68,15 @@ class OptimizerSpec:
 
 @dataclass
 class TaskContext:
-    """What a task may read while it builds itself: the config, the data and the device."""
+    """What a task may read while it builds itself: the config, the data, the device and the
+    run directory (None without one), where a task may write its own pictures."""
 
     config: Config
     data: DataBundle
     device: torch.device
     #: False when RandAugment runs per image in the loader's workers instead of batched
     batch_randaugment: bool = True
+    run: RunDir | None = None
 
     def create_model(self, name: str | None = None, **args: Any) -> nn.Module:
         """The registered model `name` (default: the config's) for this data."""

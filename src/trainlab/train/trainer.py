@@ -167,7 +167,9 @@ class Trainer:
         self.task = task if task is not None else create_task(config.task.name, **config.task.args)
         if not isinstance(self.task, Task):
             raise TypeError(f"task: expected a trainlab.train.Task, got {type(self.task).__name__}")
-        ctx = TaskContext(config, data, device, batch_randaugment=self.worker_transform is None)
+        ctx = TaskContext(
+            config, data, device, batch_randaugment=self.worker_transform is None, run=self.run
+        )
         self.task.setup(ctx)
         if not self.task.modules:
             raise TypeError(f"{type(self.task).__name__}.setup must set self.modules")
