@@ -42,6 +42,11 @@ def register(sub: Any) -> None:
     e.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/export)")
     e.add_argument("--weights", choices=["best", "last"], default="best")
     e.add_argument("--ema", action="store_true", help="the EMA weights (regularize.ema runs)")
+    e.add_argument(
+        "--adapter-only",
+        action="store_true",
+        help="fine-tuned runs: only the LoRA / adapter / prefix weights (adapter.safetensors)",
+    )
     e.set_defaults(func=cmd_export)
 
 
@@ -51,6 +56,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from trainlab.export import FILENAMES, load_run_model, verify, write, write_card
 
     found = load_run_model(args.run_dir, weights=args.weights, ema=args.ema)
+    method = (found.card.get("finetune") or {}).get("method")
+    if args.adapter_only:
+        return _adapter_only(args, found, method)
+    if method == "lora":  # W + (alpha / r) B A folded in: the base architecture, zero cost
+        from trainlab.finetune import unload_lora
+
+        unload_lora(found.model, merge=True)
+        found.card["finetune"] = None
+        found.card["merged"] = "lora"
     out = Path(args.out) if args.out else Path(args.run_dir) / "export"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -78,3 +92,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     write_card(card | {"files": {f: FILENAMES[f] for f in formats}}, out / "model.json")
     print(f"wrote {out / 'model.json'} ({found.card['checkpoint']}, epoch {found.card['epoch']})")
     return 1 if failed else 0
+
+
+def _adapter_only(args: argparse.Namespace, found: Any, method: str | None) -> int:
+    """The fine-tuning method's own weights, to apply to the base model with trainlab."""
+    from safetensors.torch import save
+
+    from trainlab.export import write_card
+    from trainlab.finetune import peft_state_dict
+    from trainlab.train.checkpoint import atomic_write_bytes
+
+    if method not in ("lora", "adapter", "prefix"):
+        raise ConfigError(
+            f"--adapter-only: {args.run_dir} was not fine-tuned with lora, adapter or prefix"
+        )
+    out = Path(args.out) if args.out else Path(args.run_dir) / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.contiguous() for k, v in peft_state_dict(found.model).items()}
+    atomic_write_bytes(out / "adapter.safetensors", save(weights))
+    card = found.card | {"weights": None, "files": {"adapter": "adapter.safetensors"}}
+    write_card(card, out / "model.json")
+    n = sum(v.numel() for v in weights.values())
+    print(f"wrote {out / 'adapter.safetensors'} ({len(weights)} tensors, {n:,} values, {method})")
+    return 0

@@ -75,6 +75,9 @@ def load_run_model(path: str | Path, *, weights: str = "best", ema: bool = False
     from trainlab.train.build import build_model, model_spec
 
     run, config = open_run(path)
+    if config.model.pretrained is not None:  # the checkpoint holds every weight already
+        config = config.model_copy(deep=True)
+        config.model.pretrained = None
     file = run.best if weights == "best" and run.best.is_file() else run.last
     if not file.is_file():
         raise CheckpointError(f"{run.path}: no checkpoint (checkpoints/best.pt or last.pt)")
@@ -95,6 +98,9 @@ def load_run_model(path: str | Path, *, weights: str = "best", ema: bool = False
         checkpoint=file.name + (" (EMA weights)" if ema else ""),
         epoch=int(state.get("epoch", 0)),
         target=config.data.target,
+        finetune=config.finetune.model_dump(mode="json")
+        if config.finetune.method != "full"
+        else None,
     )
     return RunModel(model.eval(), meta, card, str(file))
 
