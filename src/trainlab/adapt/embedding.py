@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from trainlab.figures import figure, save
+
 
 def pca_2d(*features: Tensor) -> list[Tensor]:
     """Each (N_i, D) block projected onto the joint top-2 principal directions."""
@@ -32,12 +34,8 @@ def embedding_figure(
     title: str,
 ) -> Path:
     """Scatter of the PCA of source (o) and target (x) features, coloured by class."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     zs, zt = pca_2d(source, target)
-    fig = Figure(figsize=(6.5, 5), constrained_layout=True)
-    FigureCanvasAgg(fig)
+    fig = figure(6.5, 5)
     ax = fig.subplots()
     ax.scatter(
         zs[:, 0],
@@ -55,8 +53,4 @@ def embedding_figure(
     ax.set_ylabel("PC 2")
     ax.set_title(title)
     ax.legend(loc="best")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
-    return path
+    return save(fig, path)

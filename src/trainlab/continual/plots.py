@@ -10,21 +10,8 @@ from typing import Any
 
 import numpy as np
 
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+from trainlab.figures import figure as _figure
+from trainlab.figures import save as _save
 
 
 def plot_matrix(r: np.ndarray, path: Path, *, title: str = "R") -> None:

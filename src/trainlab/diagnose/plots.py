@@ -12,22 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def _figure(width: float = 6, height: float = 4) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
-    return path
+from trainlab.figures import figure as _figure
+from trainlab.figures import save as _save
 
 
 def plot_loss(

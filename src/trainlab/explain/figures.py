@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from trainlab.figures import figure, save
+
 
 def _display(x: np.ndarray) -> np.ndarray:
     """(C, H, W) -> (H, W) or (H, W, 3) in [0, 1] for imshow."""
@@ -23,9 +25,6 @@ def _display(x: np.ndarray) -> np.ndarray:
 
 def attribution_figure(x: Tensor, attribution: Tensor, title: str, path: Path) -> Path:
     """Write the figure of one sample `x` (no batch axis) and its attribution map."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     xs, att = x.detach().cpu().float().numpy(), attribution.detach().cpu().float().numpy()
     if att.ndim == 3:  # per channel: the largest magnitude per position
         att = np.take_along_axis(att, np.abs(att).argmax(0)[None], 0)[0]
@@ -33,8 +32,7 @@ def attribution_figure(x: Tensor, attribution: Tensor, title: str, path: Path) -
     span = float(np.abs(att).max()) or 1.0
     cmap, vmin = ("RdBu_r", -span) if signed else ("magma", 0.0)
     if xs.ndim == 3:
-        fig = Figure(figsize=(9, 3.3), constrained_layout=True)
-        FigureCanvasAgg(fig)
+        fig = figure(9, 3.3)
         axes = fig.subplots(1, 3)
         shown = _display(xs)
         gray = "gray" if shown.ndim == 2 else None
@@ -50,15 +48,10 @@ def attribution_figure(x: Tensor, attribution: Tensor, title: str, path: Path) -
             ax.set_xticks([]), ax.set_yticks([])
     else:
         flat = att.reshape(-1)
-        fig = Figure(figsize=(max(5.0, 0.25 * len(flat)), 3.3), constrained_layout=True)
-        FigureCanvasAgg(fig)
+        fig = figure(max(5.0, 0.25 * len(flat)), 3.3)
         ax = fig.subplots()
         ax.bar(np.arange(len(flat)), flat, color=np.where(flat >= 0, "tab:red", "tab:blue"))
         ax.set_xlabel("feature" if xs.ndim == 1 else "position")
         ax.set_ylabel("attribution")
     fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
-    return path
+    return save(fig, path)

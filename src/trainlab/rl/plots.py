@@ -7,17 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab.figures import figure, save
+
 
 def returns_figure(history: list[tuple[int, float, int]], path: Path, title: str) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     steps = np.array([h[0] for h in history])
     rets = np.array([h[1] for h in history])
     k = min(20, len(rets))
     smooth = np.convolve(rets, np.ones(k) / k, mode="valid")
-    fig = Figure(figsize=(7, 4), constrained_layout=True)
-    FigureCanvasAgg(fig)
+    fig = figure(7, 4)
     ax = fig.subplots()
     ax.plot(steps, rets, ".", ms=2, alpha=0.35, label="episode")
     ax.plot(steps[k - 1 :], smooth, lw=2, label=f"mean of the last {k}")
@@ -26,8 +24,4 @@ def returns_figure(history: list[tuple[int, float, int]], path: Path, title: str
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
-    return path
+    return save(fig, path)

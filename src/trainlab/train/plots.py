@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from trainlab.figures import save
+
 
 def _panel(ax: Any, title: str, xlabel: str) -> None:
     ax.set_xlabel(xlabel)
@@ -62,7 +64,4 @@ def plot_curves(
         _panel(ax, "gradient norm", "step")
         ax.set_yscale("log")
         ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    save(fig, path)
