@@ -48,6 +48,11 @@ examples:
   trainlab diagnose runs/NAME                     why a run went wrong (diagnosis.md)
   trainlab plot-lr --set sched.name=step --set sched.params.step_size=10
                                                   look at the lr curve before training
+  trainlab export runs/NAME --format onnx         the best weights outside trainlab
+  trainlab predict runs/NAME --data new.npz       one row per sample
+  torchrun --nproc_per_node 2 -m trainlab train   data parallel on 2 processes
+
+Each command has its own --help; docs/ has a page per package.
 """
 
 

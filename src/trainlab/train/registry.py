@@ -2,10 +2,11 @@
 
 Three sources, so a new task never needs a change in `trainlab.train`:
 
-- the built-in `supervised` task;
+- trainlab's own tasks, in the table below (`supervised` and the packages' tasks: `gan`,
+  `adversarial`, `continual`, `dann`, `rl`, ...; imported only when created);
 - the `trainlab.tasks` entry-point group of any installed package, e.g. in a
-  ``pyproject.toml``: ``[project.entry-points."trainlab.tasks"] gan =
-  "trainlab.generative:GANTask"`` (how trainlab's own later packages register);
+  ``pyproject.toml``: ``[project.entry-points."trainlab.tasks"] mytask =
+  "mypackage.tasks:MyTask"``;
 - `register_task(name)` in user code (a decorator), before the config is validated.
 
 Listing names imports nothing heavy; a task's module is imported when it is created.
