@@ -19,7 +19,7 @@ from trainlab.cli._common import Parser
 from trainlab.errors import UserError
 
 # the command modules, in the order `trainlab --help` lists them
-COMMANDS = ("train", "eval", "plot_lr", "models")
+COMMANDS = ("train", "eval", "plot_lr", "models", "recipes", "ablate")
 
 EXAMPLES = """\
 examples:
@@ -30,6 +30,11 @@ examples:
   trainlab train --data photos/                   an image folder photos/<class>/*.png
   trainlab train --set optim.lr=1e-3 --set optim.name=sgd
   trainlab train --print-config                   show the resolved config and exit
+  trainlab train --recipe modern                  start from a named recipe (trainlab recipes)
+  trainlab ablate --from classic --to modern --seeds 2
+                                                  what each modern ingredient is worth
+  trainlab tune --trials 20 --space optim.lr=log:1e-4:1e-1
+                                                  search on the validation split (Optuna)
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
   trainlab plot-lr --set sched.name=step --set sched.params.step_size=10

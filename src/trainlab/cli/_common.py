@@ -43,6 +43,7 @@ def shortcuts(args: argparse.Namespace) -> dict[str, Any]:
         "train.epochs": getattr(args, "epochs", None),
         "name": getattr(args, "name", None),
         "runs_dir": getattr(args, "runs_dir", None),
+        "recipe": getattr(args, "recipe", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

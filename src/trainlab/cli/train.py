@@ -16,6 +16,7 @@ TASKS = ["auto", "classification", "regression", "multilabel", "segmentation"]
 def register(sub: Any) -> None:
     t = sub.add_parser("train", help="train a model (default: the default recipe on digits)")
     add_config_args(t)
+    t.add_argument("--recipe", metavar="NAME", help="start from a named recipe (trainlab recipes)")
     t.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
     t.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
     t.add_argument("--task", choices=TASKS)
@@ -62,11 +63,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:  # validated, and without importing torch
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
         return 0
+    from trainlab.experiments import check_fits
     from trainlab.train import RunDir, Trainer
     from trainlab.train.build import build_data
     from trainlab.train.progress import ConsoleReporter
 
     data = build_data(config)
+    check_fits(config, data.in_shape)
     run = RunDir.create(config.runs_dir, config.name)
     run.write_config(config.model_dump(mode="json"))
     out = console()
