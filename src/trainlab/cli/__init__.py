@@ -19,7 +19,7 @@ from trainlab.cli._common import Parser
 from trainlab.errors import UserError
 
 # the command modules, in the order `trainlab --help` lists them
-COMMANDS = ("train", "eval", "plot_lr", "models", "recipes", "ablate")
+COMMANDS = ("train", "eval", "plot_lr", "models", "recipes", "ablate", "tune")
 
 EXAMPLES = """\
 examples:

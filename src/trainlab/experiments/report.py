@@ -134,3 +134,40 @@ def ablation_chart(rows: list[dict[str, Any]], path: Path) -> None:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.savefig(path, dpi=110)
+
+
+def tune_chart(
+    rows: list[dict[str, Any]],
+    metric: str,
+    higher_is_better: bool,
+    importance: dict[str, float],
+    path: Path,
+) -> None:
+    """Left: the validation metric of each trial (pruned ones hollow, at their last epoch)
+    and the best-so-far line over completed trials; right: the parameter importances."""
+    fig, (ax, bx) = _figure(11, 4, 2)
+    done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
+    cut = [r for r in rows if r["state"] == "PRUNED" and r["value"] is not None]
+    ax.plot([r["trial"] for r in done], [r["value"] for r in done], "o", label="completed")
+    ax.plot([r["trial"] for r in cut], [r["value"] for r in cut], "o", mfc="none", label="pruned")
+    best, xs, ys = None, [], []
+    for r in sorted(done, key=lambda r: r["trial"]):
+        v = r["value"]
+        if best is None or (v > best if higher_is_better else v < best):
+            best = v
+        xs.append(r["trial"])
+        ys.append(best)
+    ax.step(xs, ys, where="post", color="black", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"val {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if importance:
+        names = list(importance)[::-1]
+        bx.barh(names, [importance[n] for n in names], color="#7aa6d6")
+        bx.set_xlabel("importance (fANOVA)")
+    else:
+        bx.text(0.5, 0.5, "importance needs more completed trials", ha="center", va="center")
+        bx.set_axis_off()
+    bx.set_title("parameter importance")
+    fig.savefig(path, dpi=110)
