@@ -45,6 +45,7 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_an_interrupted_ablation_resumes_without_rerunning_finished_rungs(
     digits, tmp_path: Path
 ) -> None:
@@ -70,6 +71,7 @@ def test_an_interrupted_ablation_resumes_without_rerunning_finished_rungs(
     assert "| 2 | + mixup | 2 |" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_another_plan_in_the_same_folder_is_refused(digits, tmp_path: Path) -> None:
     run_ablation(_rungs(("adamw",)), digits, tmp_path, [0])
     with pytest.raises(ConfigError, match="holds another ablation"):

@@ -24,6 +24,7 @@ def test_a_trial_without_test_never_reads_it(sealed) -> None:
     assert result.val == max(row["val_acc"] for row in result.history)
 
 
+@pytest.mark.slow
 def test_the_tested_weights_are_the_best_on_val(digits) -> None:
     config = small(None, "train.epochs=3")
     result = run_trial(config, digits)
@@ -33,6 +34,7 @@ def test_the_tested_weights_are_the_best_on_val(digits) -> None:
     assert result.best_epoch == summary["best_epoch"]
 
 
+@pytest.mark.slow
 def test_with_ema_the_choice_between_best_and_ema_is_made_on_val(digits) -> None:
     result = run_trial(small(None, "train.epochs=3", "regularize.ema_decay=0.9"), digits)
     best = max(row["val_acc"] for row in result.history)
