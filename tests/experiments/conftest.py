@@ -6,6 +6,7 @@ import pytest
 
 from trainlab.data import Split
 from trainlab.recipes import load_config
+from trainlab.train import Callback
 from trainlab.train.build import build_data
 
 SMALL = ["model.name=mlp", "model.args.widths=[16]", "train.epochs=1", "log.every_steps=0"]
@@ -42,3 +43,22 @@ def sealed(digits):
     kept = {f.name: getattr(digits, f.name) for f in fields(digits) if f.name != "test"}
     test = digits.test
     return DataBundle(**kept, test=Sealed(test.x, test.y))
+
+
+class Cut(Exception):
+    """What `CutAt` raises: an interruption in the middle of an experiment."""
+
+
+class CutAt(Callback):
+    def on_epoch_end(self, trainer, row) -> None:
+        raise Cut
+
+
+class Count(Callback):
+    """Appends `what(trainer)` to `log` each time a trial starts training."""
+
+    def __init__(self, log: list, what) -> None:
+        self.log, self.what = log, what
+
+    def on_fit_start(self, trainer) -> None:
+        self.log.append(self.what(trainer))

@@ -9,35 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.experiments.conftest import small
+from tests.experiments.conftest import Count, Cut, CutAt, small
 from trainlab.errors import ConfigError
 from trainlab.experiments.ablate import run_ablation
 from trainlab.experiments.report import ablation_report, gain_vs_noise, rung_stats
 from trainlab.recipes.ladder import build_ladder
-from trainlab.train import Callback
 
 
 def _rungs(steps=("adamw", "mixup")):
     a = small("classic").model_dump(mode="json")
     b = small("modern").model_dump(mode="json")
     return build_ladder(a, b, list(steps))
-
-
-class Cut(Exception):
-    pass
-
-
-class _CutAt(Callback):
-    def on_epoch_end(self, trainer, row) -> None:
-        raise Cut
-
-
-class _Count(Callback):
-    def __init__(self, log: list) -> None:
-        self.log = log
-
-    def on_fit_start(self, trainer) -> None:
-        self.log.append((trainer.config.seed, trainer.config.optim.name))
 
 
 def _csv(path: Path) -> list[dict]:
@@ -50,7 +32,7 @@ def test_an_interrupted_ablation_resumes_without_rerunning_finished_rungs(
     digits, tmp_path: Path
 ) -> None:
     rungs = _rungs()
-    cut = lambda rung, seed: [_CutAt()] if (rung.index, seed) == (1, 1) else []  # noqa: E731
+    cut = lambda rung, seed: [CutAt()] if (rung.index, seed) == (1, 1) else []  # noqa: E731
     with pytest.raises(Cut):
         run_ablation(rungs, digits, tmp_path, [0, 1], callbacks=cut)
     done = [(int(r["rung"]), int(r["seed"])) for r in _csv(tmp_path / "ablation.csv")]
@@ -59,7 +41,7 @@ def test_an_interrupted_ablation_resumes_without_rerunning_finished_rungs(
     skipped: list = []
     rows = run_ablation(
         rungs, digits, tmp_path, [0, 1],
-        callbacks=lambda rung, seed: [_Count(ran)],
+        callbacks=lambda rung, seed: [Count(ran, lambda t: (t.config.seed, t.config.optim.name))],
         on_result=lambda rung, seed, r: skipped.append((rung.index, seed)) if r is None else None,
     )  # fmt: skip
     assert skipped == done  # the finished pairs were not trained again

@@ -7,31 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.experiments.conftest import small
+from tests.experiments.conftest import Count, Cut, CutAt, small
 from trainlab.errors import ConfigError
 from trainlab.experiments.tune import _Pruning, apply_params, search, space_checker, tune
 from trainlab.recipes.space import check_space, parse_space
-from trainlab.train import Callback
 
 optuna = pytest.importorskip("optuna")
 SPACE = parse_space(["optim.lr=log:1e-3:3e-2"])
-
-
-class Cut(Exception):
-    pass
-
-
-class _CutAt(Callback):
-    def on_epoch_end(self, trainer, row) -> None:
-        raise Cut
-
-
-class _Count(Callback):
-    def __init__(self, log: list) -> None:
-        self.log = log
-
-    def on_fit_start(self, trainer) -> None:
-        self.log.append(trainer.config.optim.lr)
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +36,7 @@ def test_the_search_never_reads_the_test_split(sealed, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_an_interrupted_search_resumes(digits, tmp_path: Path) -> None:
-    cut = lambda n: [_CutAt()] if n == 1 else []  # noqa: E731
+    cut = lambda n: [CutAt()] if n == 1 else []  # noqa: E731
     with pytest.raises(Cut):
         search(small(), digits, SPACE, tmp_path, trials=3, callbacks=cut)
     first = optuna.load_study(study_name="tune", storage=f"sqlite:///{tmp_path / 'tune.db'}")
@@ -62,7 +44,14 @@ def test_an_interrupted_search_resumes(digits, tmp_path: Path) -> None:
     assert states == ["COMPLETE", "FAIL"]
     cut_lr = first.trials[1].params["optim.lr"]
     ran: list = []
-    study = search(small(), digits, SPACE, tmp_path, trials=3, callbacks=lambda n: [_Count(ran)])
+    study = search(
+        small(),
+        digits,
+        SPACE,
+        tmp_path,
+        trials=3,
+        callbacks=lambda n: [Count(ran, lambda t: t.config.optim.lr)],
+    )
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(done) == 3  # trial 0 kept, the cut one rerun with its params, one new
     assert len(ran) == 2 and ran[0] == pytest.approx(cut_lr)

@@ -6,10 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainlab.cli._common import add_config_args, console, shortcuts
+from trainlab.cli._common import add_config_args, add_run_args, console, shortcuts
 from trainlab.errors import ConfigError
-
-TASKS = ["auto", "classification", "regression", "multilabel", "segmentation"]
 
 
 def register(sub: Any) -> None:
@@ -18,7 +16,7 @@ def register(sub: Any) -> None:
         help="train the ladder from one recipe to another, adding one ingredient per rung",
     )
     a.add_argument("--from", dest="start", metavar="RECIPE", default="classic")
-    a.add_argument("--to", dest="target", metavar="RECIPE", default="modern")
+    a.add_argument("--to", dest="to_recipe", metavar="RECIPE", default="modern")
     a.add_argument(
         "--steps",
         metavar="A,B,...",
@@ -28,14 +26,12 @@ def register(sub: Any) -> None:
     )
     a.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per rung (3)")
     add_config_args(a)
-    a.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
-    a.add_argument("--target-column", dest="target_col", metavar="COLUMN", help="CSV target")
-    a.add_argument("--task", choices=TASKS)
-    a.add_argument("--model", metavar="NAME", help="every rung's model (default: --from's)")
-    a.add_argument("--epochs", metavar="N", type=int, help="every rung's epochs (no 'epochs' rung)")
-    a.add_argument("--name", help="folder RUNS_DIR/NAME (default ablate-FROM-TO); rerun to resume")
-    a.add_argument("--runs-dir", metavar="DIR", help="parent folder (default runs)")
-    a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_args(
+        a,
+        model="every rung's model (default: --from's)",
+        epochs="every rung's epochs (then no 'epochs' rung)",
+        name="folder RUNS_DIR/NAME (default ablate-FROM-TO); rerun to resume",
+    )
     a.set_defaults(func=cmd_ablate)
 
 
@@ -44,10 +40,8 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
 
     values = shortcuts(args)
     values.pop("name", None)
-    if args.target_col:
-        values["data.target"] = args.target_col
     start = load_config(args.config, list(args.set), values=values | {"recipe": args.start})
-    target = load_config(args.config, list(args.set), values=values | {"recipe": args.target})
+    target = load_config(args.config, list(args.set), values=values | {"recipe": args.to_recipe})
     return start, target
 
 
@@ -60,7 +54,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     a, b = start.model_dump(mode="json"), target.model_dump(mode="json")
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     rungs = build_ladder(a, b, steps)
-    out_dir = Path(start.runs_dir) / (args.name or f"ablate-{args.start}-{args.target}")
+    out_dir = Path(start.runs_dir) / (args.name or f"ablate-{args.start}-{args.to_recipe}")
 
     from trainlab.experiments import check_fits
     from trainlab.experiments.ablate import run_ablation
@@ -75,7 +69,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     meta = {
         "from": args.start,
-        "to": args.target,
+        "to": args.to_recipe,
         "data": start.data.source,
         "model": model_name(start, data.task),
         "seeds": args.seeds,
@@ -84,7 +78,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     }
     out = console()
     out.print(
-        f"[bold]trainlab ablate[/] {args.start} -> {args.target}: {len(rungs)} rungs x "
+        f"[bold]trainlab ablate[/] {args.start} -> {args.to_recipe}: {len(rungs)} rungs x "
         f"{args.seeds} seeds, model {meta['model']} on {start.data.source}\n"
         f"ladder: {meta['ladder']}\nkept from {args.start}: {meta['kept from --from (not an ingredient)']}"
         f"\nfolder: {out_dir}",

@@ -7,10 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainlab.cli._common import add_config_args, console, print_summary, shortcuts
+from trainlab.cli._common import add_config_args, add_run_args, console, print_summary, shortcuts
 from trainlab.errors import ConfigError
-
-TASKS = ["auto", "classification", "regression", "multilabel", "segmentation"]
 
 
 def register(sub: Any) -> None:
@@ -26,14 +24,9 @@ def register(sub: Any) -> None:
     )
     add_config_args(t)
     t.add_argument("--recipe", metavar="NAME", help="start from a named recipe")
-    t.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
-    t.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
-    t.add_argument("--task", choices=TASKS)
-    t.add_argument("--model", metavar="NAME", help="a registered model")
-    t.add_argument("--epochs", metavar="N", type=int, help="epochs per trial")
-    t.add_argument("--name", help="folder RUNS_DIR/NAME (default tune); rerun to resume")
-    t.add_argument("--runs-dir", metavar="DIR", help="parent folder (default runs)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_args(
+        t, epochs="epochs per trial", name="folder RUNS_DIR/NAME (default tune); rerun to resume"
+    )
     t.set_defaults(func=cmd_tune)
 
 

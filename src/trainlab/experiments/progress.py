@@ -5,15 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich import progress as rp
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from trainlab.train.callbacks import Callback
 
@@ -28,16 +21,16 @@ class ExperimentProgress:
     def __init__(self, console: Console, total: int, show_bar: bool | None = None) -> None:
         self.console = console
         self.show_bar = console.is_terminal if show_bar is None else show_bar
-        self.bar: Progress | None = None
+        self.bar: rp.Progress | None = None
         if self.show_bar:
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("epochs"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
+            self.bar = rp.Progress(
+                rp.TextColumn("{task.description}"),
+                rp.BarColumn(),
+                rp.MofNCompleteColumn(),
+                rp.TextColumn("epochs, elapsed"),
+                rp.TimeElapsedColumn(),
+                rp.TextColumn("eta"),
+                rp.TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )

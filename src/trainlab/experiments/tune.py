@@ -277,18 +277,17 @@ def tune(
     space: Mapping[str, Dimension],
     out_dir: Path | str,
     *,
-    trials: int,
-    callbacks: Callable[[int], Sequence[Callback]] = lambda number: (),
-    on_trial: Callable[[dict[str, Any]], None] = lambda row: None,
     final_callbacks: Sequence[Callback] = (),
+    **search_args: Any,
 ) -> TuneResult:
-    """`search`, then the outputs, then `retrain_best` (the one test evaluation)."""
+    """`search` (with `search_args`: trials, callbacks, on_trial), then the outputs, then
+    `retrain_best` (the one test evaluation) with `final_callbacks`."""
     out = Path(out_dir)
-    study = search(base, data, space, out, trials=trials, callbacks=callbacks, on_trial=on_trial)
+    study = search(base, data, space, out, **search_args)
     from optuna.trial import TrialState
 
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise ConfigError(f"tune: none of the {trials} trials completed (all pruned or diverged)")
+        raise ConfigError("tune: no trial completed (all were pruned or diverged)")
     best = write_outputs(study, space, base, out)
     config = apply_params(base, best.params)
     summary = retrain_best(config, data, out, final_callbacks)

@@ -56,12 +56,12 @@ def _number(item: str, text: str, integer: bool = False) -> float:
     except (ValueError, yaml.YAMLError):
         value = None
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and integer and float(value) != int(value):  # type: ignore[arg-type]
+    if ok and integer and float(value) != int(value):
         ok = False
-    if not ok or not math.isfinite(float(value)):  # type: ignore[arg-type]
+    if not ok or not math.isfinite(float(value)):
         kind = "an integer" if integer else "a finite number"
         raise ConfigError(f"--space {item!r}: {text!r} is not {kind}")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def parse_dimension(key: str, spec: str) -> Dimension:
