@@ -114,3 +114,17 @@ def test_an_unknown_recipe_is_one_line() -> None:
         load_config(values={"recipe": "modrn"})
     with pytest.raises(ConfigError, match="unknown recipe"):
         load_recipe("nope")
+
+
+def test_the_recipe_files_are_package_data() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["trainlab"]
+    src = root / "src" / "trainlab"
+    files = sorted((src / "recipes" / "builtin").glob("*.yaml"))
+    assert len(files) >= len(CORE)
+    assert all(any(f in src.glob(g) for g in globs) for f in files)
+    extras = pyproject["project"]["optional-dependencies"]
+    assert any(d.startswith("optuna") for d in extras["tune"])
+    assert any(d.startswith("optuna") for d in extras["dev"])
