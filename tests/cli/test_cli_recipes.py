@@ -120,3 +120,16 @@ def test_tune_prints_the_best_configs_test_accuracy_once(tmp_path: Path, capsys)
     assert f"{100 * summary['test']['acc']:.2f}%" in out
     for name in ("tune.csv", "tune.png", "best.yaml"):
         assert (tmp_path / "tune" / name).is_file()
+
+
+def test_tune_reads_a_space_section_from_the_config_file(tmp_path: Path) -> None:
+    from trainlab.cli import build_parser
+    from trainlab.cli.tune import _base
+
+    f = tmp_path / "tune.yaml"
+    f.write_text("recipe: notes-mnist\nspace:\n  optim.lr: log:1e-3:1e-1\n  seed: int:0:3\n")
+    args = build_parser().parse_args(["tune", "--config", str(f), "--space", "seed=int:0:9"])
+    config, space = _base(args)
+    assert config.recipe == "notes-mnist" and config.optim.name == "sgd"
+    assert (space["optim.lr"].kind, space["optim.lr"].low) == ("log", 1e-3)
+    assert space["seed"].high == 9  # --space wins over the file's section
