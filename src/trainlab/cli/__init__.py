@@ -32,6 +32,9 @@ COMMANDS = (
     "explain",
     "rl",
     "diagnose",
+    "recipes",
+    "ablate",
+    "tune",
 )
 
 EXAMPLES = """\
@@ -43,6 +46,11 @@ examples:
   trainlab train --data photos/                   an image folder photos/<class>/*.png
   trainlab train --set optim.lr=1e-3 --set optim.name=sgd
   trainlab train --print-config                   show the resolved config and exit
+  trainlab train --recipe modern                  start from a named recipe (trainlab recipes)
+  trainlab ablate --from classic --to modern --seeds 2
+                                                  what each modern ingredient is worth
+  trainlab tune --trials 20 --space optim.lr=log:1e-4:1e-1
+                                                  search on the validation split (Optuna)
   trainlab resume runs/NAME                       continue a stopped run exactly
   trainlab eval runs/NAME --data other.npz        metrics of the best checkpoint
   trainlab diagnose runs/NAME                     why a run went wrong (diagnosis.md)

@@ -31,6 +31,27 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+TASKS = ["auto", "classification", "regression", "multilabel", "segmentation"]
+
+
+def add_run_args(
+    p: argparse.ArgumentParser,
+    *,
+    model: str = "a registered model (see `trainlab models`)",
+    epochs: str = "number of epochs",
+    name: str = "run name: the run directory is RUNS_DIR/NAME",
+) -> None:
+    """The shortcut flags of a command that trains: data, model, epochs, where runs go."""
+    p.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
+    p.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
+    p.add_argument("--task", choices=TASKS)
+    p.add_argument("--model", metavar="NAME", help=model)
+    p.add_argument("--epochs", metavar="N", type=int, help=epochs)
+    p.add_argument("--name", help=name)
+    p.add_argument("--runs-dir", metavar="DIR", help="parent of run directories (default runs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def shortcuts(args: argparse.Namespace) -> dict[str, Any]:
     """The shortcut flags as config values, taken as typed (`--name 2024` stays a string)."""
     pairs = {
@@ -41,6 +62,7 @@ def shortcuts(args: argparse.Namespace) -> dict[str, Any]:
         "train.epochs": getattr(args, "epochs", None),
         "name": getattr(args, "name", None),
         "runs_dir": getattr(args, "runs_dir", None),
+        "recipe": getattr(args, "recipe", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

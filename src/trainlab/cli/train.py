@@ -15,24 +15,23 @@ from typing import Any
 
 import yaml
 
-from trainlab.cli._common import add_config_args, console, load, load_run, print_summary
+from trainlab.cli._common import (
+    add_config_args,
+    add_run_args,
+    console,
+    load,
+    load_run,
+    print_summary,
+)
 from trainlab.errors import CheckpointError
-
-TASKS = ["auto", "classification", "regression", "multilabel", "segmentation"]
 
 
 def register(sub: Any) -> None:
     t = sub.add_parser("train", help="train a model (default: the default recipe on digits)")
     add_config_args(t)
-    t.add_argument("--data", metavar="PATH", help="'digits', a .npz, a .csv or an image folder")
-    t.add_argument("--target", metavar="COLUMN", help="CSV: the column to predict")
-    t.add_argument("--task", choices=TASKS)
-    t.add_argument("--model", metavar="NAME", help="a registered model (see `trainlab models`)")
-    t.add_argument("--epochs", metavar="N", type=int, help="number of epochs")
-    t.add_argument("--name", help="run name: the run directory is RUNS_DIR/NAME")
-    t.add_argument("--runs-dir", metavar="DIR", help="parent of run directories (default runs)")
+    t.add_argument("--recipe", metavar="NAME", help="start from a named recipe (trainlab recipes)")
+    add_run_args(t)
     t.add_argument("--print-config", action="store_true", help="print the config and exit")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
@@ -123,10 +122,12 @@ def _outputs(args: argparse.Namespace, dist: Any, config: Any, run: Any) -> tupl
 
 
 def _train(args: argparse.Namespace, config: Any, dist: Any) -> int:
+    from trainlab.experiments import check_fits
     from trainlab.train import RunDir, Trainer
     from trainlab.train.build import build_data
 
     data = build_data(config)
+    check_fits(config, data.in_shape)  # image augmentations on vector data: one clear error
     made: tuple[str | None, str | None] = (None, None)  # (path, error) of rank 0's run dir
     if dist.is_main:
         try:

@@ -118,20 +118,32 @@ def validate(tree: dict[str, Any]) -> Config:
 
 
 def load_config(
-    file: Path | str | None = None,
+    file: Path | str | dict[str, Any] | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     base: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
 ) -> Config:
-    """Defaults (or `base`), then the YAML `file`, then `values` ({dotted key: value}, taken
-    as they are: the CLI's --name/--data/--target shortcuts, which must stay strings), then
-    `--set` overrides (YAML-parsed), validated."""
+    """Defaults (or `base`), then the recipe, then the YAML `file` (or its tree, read), then `values` ({dotted
+    key: value}, taken as they are: the CLI's --name/--data/--target shortcuts, which must
+    stay strings), then `--set` overrides (YAML-parsed), validated.
+
+    The recipe is the last `recipe` key given (`--set recipe=`, then `values`, then the
+    file): its keys go under the file's, so everything the user wrote overrides it."""
     tree: dict[str, Any] = dict(base) if base is not None else {}
-    if file is not None:
-        tree = deep_merge(tree, read_yaml(file))
+    top = dict(file) if isinstance(file, dict) else read_yaml(file) if file is not None else {}
+    sets = [parse_override(item) for item in overrides]
+    recipe = top.get("recipe")
+    recipe = (values or {}).get("recipe", recipe)
+    for path, value in sets:
+        if path == ["recipe"]:
+            recipe = value
+    if recipe is not None:
+        from trainlab.recipes.registry import load_recipe
+
+        tree = deep_merge(tree, load_recipe(recipe) | {"recipe": recipe})
+    tree = deep_merge(tree, top)
     for key, value in (values or {}).items():
         set_path(tree, key.split("."), value)
-    for item in overrides:
-        path, value = parse_override(item)
+    for path, value in sets:
         set_path(tree, path, value)
     return validate(tree)

@@ -459,3 +459,14 @@ class Config(_Section):
     gan: GANConfig = Field(default_factory=GANConfig)
     ae: AEConfig = Field(default_factory=AEConfig)
     simclr: SimCLRConfig = Field(default_factory=SimCLRConfig)
+    recipe: str | None = Field(
+        None, description="the recipe the config started from (trainlab recipes); load_config "
+        "applies it under the file and the overrides, a resolved config keeps it as a record",
+    )  # fmt: skip
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, v: str | None) -> str | None:
+        from trainlab.recipes.registry import list_recipes
+
+        return v if v is None else _one_of(v, list_recipes(), "recipe")
