@@ -112,7 +112,9 @@ def test_make_loader_picks_the_path_and_rejects_dataset_options_for_a_split() ->
     split, ds = _data()
     assert isinstance(make_loader(split, 4), BatchLoader)
     assert isinstance(make_loader(ds, 4, rank=1, world_size=2), DatasetLoader)
-    with pytest.raises(TypeError, match=r"\['rank'\] apply to a Dataset only"):
+    with pytest.raises(TypeError, match=r"\['pin_memory'\] apply to a Dataset only"):
+        make_loader(split, 4, pin_memory=True)
+    with pytest.raises(ValueError, match="rank must be < world_size=1"):  # sharded since DDP
         make_loader(split, 4, rank=1)
 
 
