@@ -53,7 +53,7 @@ def target_domain(config: Any, data: Any) -> TargetDomain:
         raise ConfigError(
             "task dann: set adapt.target (a file) or adapt.shift (invert, rotate, ...)"
         )
-    from trainlab.data.inputs import read_inputs
+    from trainlab.data.inputs import label_names, read_inputs
 
     found = read_inputs(a.target, data.meta())
     x = standardize(torch.as_tensor(found.x), mean, std)
@@ -64,8 +64,7 @@ def target_domain(config: Any, data: Any) -> TargetDomain:
     y = None
     if found.y is not None:
         names = data.class_names or []
-        given = found.class_names
-        labels = [given[int(v)] if given else str(v) for v in found.y]
+        labels = label_names(found)
         unknown = sorted(set(labels) - set(names))
         if unknown:
             raise ConfigError(

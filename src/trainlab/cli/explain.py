@@ -49,7 +49,7 @@ def _samples(args: argparse.Namespace, found: Any) -> tuple[Any, Any, list[str]]
     """(standardized x, true labels or None, ids) of the first K samples."""
     import torch
 
-    from trainlab.data.inputs import read_inputs
+    from trainlab.data.inputs import label_names, read_inputs
     from trainlab.data.normalize import standardize
 
     meta = found.meta
@@ -69,8 +69,7 @@ def _samples(args: argparse.Namespace, found: Any) -> tuple[Any, Any, list[str]]
     y = None
     if found_in.y is not None and meta["task"] == "classification":
         names = meta["class_names"]
-        given = found_in.class_names
-        labels = [given[int(v)] if given else str(v) for v in found_in.y[:k]]
+        labels = label_names(found_in)[:k]
         y = torch.tensor([names.index(v) if v in names else -1 for v in labels])
     return x, y, found_in.ids[:k]
 

@@ -35,6 +35,15 @@ class Inputs:
     class_names: list[str] | None = None
 
 
+def label_names(found: Inputs) -> list[str]:
+    """The labels of `found` as class names: its folder names, else the values as text
+    (what a run's `class_names` holds), for matching them against a run's classes."""
+    if found.y is None:
+        raise ValueError("label_names: these inputs have no labels")
+    names = found.class_names
+    return [names[int(v)] for v in found.y] if names else [str(v) for v in found.y]
+
+
 def read_inputs(source: str, meta: dict[str, Any], *, target: str | None = None) -> Inputs:
     """The samples of `source` (an embedded name, .npz, .csv, .npy folder or image folder,
     with or without labels) shaped like the run's `meta["in_shape"]` (which also settles

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from trainlab.data.bundle import DataBundle, RawData, Split
 from trainlab.data.digits import EMBEDDED
 from trainlab.data.image_folder import ImageFolderDataset, load_image_folder
-from trainlab.data.inputs import read_inputs
+from trainlab.data.inputs import label_names, read_inputs
 from trainlab.data.lazy import SplitView, check_npy_finite, train_stats, views
 from trainlab.data.normalize import channel_stats, identity_stats, standardize
 from trainlab.data.npy import NpyDataset, is_npy_folder, load_npy_folder
@@ -250,8 +250,7 @@ def load_for_eval(
         return Split(x, _dense_targets(found.y, task, meta, source))
     if task == "classification":
         names = meta["class_names"]
-        raw_names = found.class_names
-        given = [raw_names[int(v)] for v in found.y] if raw_names else [str(v) for v in found.y]
+        given = label_names(found)
         unknown = sorted(set(given) - set(names))
         if unknown:
             raise DataError(source, f"labels {unknown[:5]} were not seen in training ({names})")
