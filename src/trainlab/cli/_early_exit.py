@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from trainlab.cli._common import console, load_run
-from trainlab.errors import CheckpointError, ConfigError
+from trainlab.errors import ConfigError
 
 
 def early_exit_eval(args: argparse.Namespace) -> int:
@@ -16,10 +16,9 @@ def early_exit_eval(args: argparse.Namespace) -> int:
     from trainlab.compress.exit_task import exit_outputs
     from trainlab.compress.report import line_plot, write_csv
     from trainlab.compress.runs import run_checkpoint
-    from trainlab.data import load_for_eval
     from trainlab.models.early_exit import default_thresholds, exit_flops, heads, sweep
     from trainlab.train import load_checkpoint
-    from trainlab.train.build import build_data, build_model
+    from trainlab.train.build import build_model
 
     run, config = load_run(args.run_dir)
     if config.task.name != "early_exit":
@@ -34,14 +33,9 @@ def early_exit_eval(args: argparse.Namespace) -> int:
     model = build_model(config, meta["num_outputs"], in_shape, task=meta["task"])
     net = heads(model, meta["num_outputs"], in_shape, config.task.args.get("points"))
     net.load_state_dict(state["modules"]["model"])
-    if args.data is None:
-        split, where = build_data(config).test, f"{config.data.source} (test split)"
-    else:
-        target = args.target or config.data.target
-        split = load_for_eval(args.data, meta, target=target)
-        where = args.data
-    if split is None:
-        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
+    from trainlab.cli.eval import eval_split
+
+    split, where = eval_split(args, run, config, meta)
     outputs, y = exit_outputs(net, split, config.data.eval_batch_size)
     flops = exit_flops(net, in_shape)
     points = sweep(outputs, y, flops, default_thresholds(criterion), criterion)

@@ -22,10 +22,28 @@ def register(sub: Any) -> None:
     e.set_defaults(func=cmd_eval)
 
 
+def eval_split(
+    args: argparse.Namespace, run: Any, config: Any, meta: dict[str, Any], data: Any = None
+) -> tuple[Any, str]:
+    """(split, where): `--data` prepared as the run's training data, else the run's test
+    split (from `data` when already built)."""
+    from trainlab.data import load_for_eval
+    from trainlab.train.build import build_data
+
+    if args.data is None:
+        split = (data if data is not None else build_data(config)).test
+        where = f"{config.data.source} (test split)"
+    else:
+        split = load_for_eval(args.data, meta, target=args.target or config.data.target)
+        where = args.data
+    if split is None:
+        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
+    return split, where
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.attack is not None:  # clean and robust accuracy (trainlab.cli.robustness)
         return eval_attack(args)
-    from trainlab.data import load_for_eval
     from trainlab.losses import loss_from_config
     from trainlab.train import load_checkpoint
     from trainlab.train.build import build_data, build_model
@@ -38,15 +56,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     state = load_checkpoint(path)
     meta = state["data"]
     data = build_data(config) if args.data is None or config.task.name != "supervised" else None
-    if args.data is None:
-        assert data is not None
-        split, where = data.test, f"{config.data.source} (test split)"
-    else:
-        target = args.target or config.data.target
-        split = load_for_eval(args.data, meta, target=target)
-        where = args.data
-    if split is None:
-        raise CheckpointError(f"{run.path}: the run's data has no test split; pass --data")
+    split, where = eval_split(args, run, config, meta, data)
     title = f"{path.name} (epoch {state['epoch']}) on {where}"
     if config.task.name != "supervised":
         return _eval_task(config, data, state, split, title)
@@ -66,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         detailed=True,
         confusion_png=png,
     )
-    samples = len(split)  # type: ignore[arg-type]
+    samples = len(split)
     extra = {"samples": samples} | ({"confusion matrix": str(png)} if png else {})
     print_summary(console(), title, metrics, extra)
     return 0
