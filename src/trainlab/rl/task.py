@@ -93,6 +93,13 @@ class RLTask(Task):
         per_epoch = r.envs * r.n_steps * r.updates_per_epoch
         return max(1, math.ceil(r.steps / per_epoch))
 
+    def stop_reason(self) -> str | None:
+        """REINFORCE plays whole episodes, so `rl.steps` cannot fix the epochs in advance:
+        the run ends after the epoch in which the budget is spent."""
+        if self.cfg.algo == "reinforce" and self.env_steps >= self.cfg.steps:
+            return f"rl.steps = {self.cfg.steps} environment steps played ({self.env_steps})"
+        return None
+
     # ------------------------------------------------------------------ helpers
     def _obs(self, obs: np.ndarray) -> Tensor:
         return torch.tensor(
@@ -116,8 +123,9 @@ class RLTask(Task):
             loss = self._a2c(step)
         elif self.env_steps < self.cfg.steps:
             loss = self._reinforce(step)
-        else:
-            return  # the step budget is spent: the rest of the run only evaluates
+        else:  # the budget is spent: `stop_reason` ends the run after this epoch
+            step.log("env_steps", float(self.env_steps))
+            return
         step.backward(loss)
         step.update()
         step.log("loss", loss)

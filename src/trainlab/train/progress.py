@@ -116,7 +116,8 @@ class ConsoleReporter(Callback):
             header = " ".join(f"{k:>{w}}" for k, w in zip(self._columns, self._widths, strict=True))
             self.console.print(header, style="bold", soft_wrap=True)
         cells = [
-            f"{_fmt(k, row[k]):>{w}}" for k, w in zip(self._columns, self._widths, strict=True)
+            f"{_fmt(k, row.get(k, '')):>{w}}"
+            for k, w in zip(self._columns, self._widths, strict=True)
         ]
         best = " *" if trainer.best["epoch"] == row["epoch"] else ""
         self.console.print(" ".join(cells) + best, highlight=False, soft_wrap=True)

@@ -141,6 +141,11 @@ class Task(ABC):
     def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 (an optional hook)
         """Called before the first batch of `epoch` (0-based), also on resume."""
 
+    def stop_reason(self) -> str | None:
+        """Checked after each epoch's validation: a reason to end training now (a budget of
+        environment steps is spent), or None to go on. It must agree across ranks."""
+        return None
+
     def save_test_plots(self, metrics: RunningMetrics, plots: Any) -> dict[str, str]:
         """Write pictures of the test metrics under the `plots` folder; returns what was
         written ({description: path})."""

@@ -564,6 +564,8 @@ class Trainer:
             self.early_stop.observe(val)
             if self.early_stop.should_stop and self.epoch < self.config.train.epochs:
                 self.stop_reason = self.early_stop.reason()
+        if self.stop_reason is None and self.epoch < self.config.train.epochs:
+            self.stop_reason = self.task.stop_reason()
         self.save_last()
         if self.run and self._writes:
             self.run.write_metrics(self.history)
