@@ -49,6 +49,14 @@ def test_shifts() -> None:
     )
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     assert torch.equal(apply_shift(x, "noise", generator=g1), apply_shift(x, "noise", generator=g2))
+    # texture (MNIST-M): lo + (hi - lo) |b - u| with u = x scaled to [0, 1] and b the seeded
+    # 3x3 uniform field upsampled bilinearly; every value stays in [lo, hi]
+    tex = apply_shift(x, "texture", generator=torch.Generator().manual_seed(3))
+    coarse = torch.rand((5, 1, 3, 3), generator=torch.Generator().manual_seed(3))
+    b = torch.nn.functional.interpolate(coarse, size=(8, 8), mode="bilinear")
+    lo, hi = x.min(), x.max()
+    torch.testing.assert_close(tex, lo + (hi - lo) * (b - (x - lo) / (hi - lo)).abs())
+    assert float(tex.min()) >= float(lo) and float(tex.max()) <= float(hi) + 1e-6
     with pytest.raises(ValueError, match="shift 'blur'"):
         apply_shift(x, "blur")
 

@@ -7,7 +7,11 @@ target domain; the labels stay, and are used only to *measure* adaptation, never
   become black on white);
 - `rotate`: images turned by `degrees` (bilinear, zero fill);
 - `noise`: x + N(0, (sigma * range)^2), seeded;
-- `scale`: x * factor + offset (a contrast/brightness change).
+- `scale`: x * factor + offset (a contrast/brightness change);
+- `texture`: the MNIST-M construction of Ganin et al. (2016, sec. 5.2) with a synthetic
+  background: with u = (x - lo) / (hi - lo) in [0, 1] and b a seeded smooth random field in
+  [0, 1] (uniform noise on a 3x3 grid per image and channel, upsampled bilinearly), the target
+  is lo + (hi - lo) |b - u|: digits drawn over a textured background, partly inverted.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SHIFTS = ("invert", "rotate", "noise", "scale")
+SHIFTS = ("invert", "rotate", "noise", "scale", "texture")
 
 
 def apply_shift(
@@ -46,7 +50,11 @@ def apply_shift(
     if kind == "scale":
         return x * factor + offset
     if x.ndim != 4:
-        raise ValueError(f"rotate needs images (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ValueError(f"{kind} needs images (N, C, H, W), got shape {tuple(x.shape)}")
+    if kind == "texture":
+        coarse = torch.rand((x.shape[0], x.shape[1], 3, 3), generator=generator).to(x)
+        b = F.interpolate(coarse, size=x.shape[2:], mode="bilinear", align_corners=False)
+        return lo + (hi - lo) * (b - (x - lo) / max(hi - lo, 1e-12)).abs()
     a = math.radians(degrees)
     theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])
     grid = F.affine_grid(theta.expand(len(x), 2, 3).to(x), list(x.shape), align_corners=False)

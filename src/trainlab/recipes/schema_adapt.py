@@ -20,7 +20,7 @@ class AdaptConfig(Section):
         description="target-domain data (.npz / folder / CSV with the source's input shape); "
         "labels only measure adaptation",
     )
-    shift: Literal["invert", "rotate", "noise", "scale"] | None = Field(
+    shift: Literal["invert", "rotate", "noise", "scale", "texture"] | None = Field(
         None, description="or make the target domain from the source data by this shift"
     )
     degrees: float = Field(30.0, description="shift=rotate: the angle")
@@ -29,6 +29,12 @@ class AdaptConfig(Section):
     offset: float = 0.0
     gamma: float = Field(10.0, gt=0, description="lambda_p = 2 / (1 + exp(-gamma p)) - 1")
     domain_weight: float = Field(1.0, ge=0, description="weight of the domain loss")
+    entropy: float = Field(
+        0.0,
+        ge=0,
+        description="dann: weight of the mean prediction entropy on target samples "
+        "(entropy minimization: push the boundary out of the target's dense regions)",
+    )
     feature_dim: int = Field(64, gt=0, description="the feature extractor's output size")
     hidden: int = Field(64, gt=0, description="the domain classifier's hidden width")
 
