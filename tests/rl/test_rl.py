@@ -143,3 +143,26 @@ def test_reinforce_with_a_value_baseline_learns_cartpole(tmp_path: Path) -> None
 def test_a2c_and_reinforce_learn_for_other_seeds(tmp_path: Path, seed: int) -> None:
     assert _learn(tmp_path, "a2c", 100_000, seed)["test"]["return"] >= 475
     assert _learn(tmp_path, "reinforce", 100_000, seed)["test"]["return"] > 195
+
+
+def test_gaussian_policy_for_a_box_action_space(tmp_path: Path) -> None:
+    from torch.distributions import Normal
+
+    from trainlab.rl.policy import Policy
+
+    pi = Policy(3, 2, continuous=True, log_std=-0.5)
+    obs = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    a = pi.act(obs, generator=torch.Generator().manual_seed(1))
+    mean = pi.net(obs)
+    want = Normal(mean, torch.full_like(mean, float(np.exp(-0.5)))).log_prob(a).sum(-1)
+    torch.testing.assert_close(pi.dist(obs).log_prob(a), want)
+    assert torch.equal(pi.act(obs, greedy=True), mean)
+    # Pendulum-v1 (a Box of one torque in [-2, 2]) trains through the engine with a2c
+    argv = ["rl", "--env", "Pendulum-v1", "--algo", "a2c", "--runs-dir", str(tmp_path)]
+    argv += ["--name", "p", "--no-progress", "--epochs", "1", "--set", "rl.updates_per_epoch=5",
+             "--set", "rl.envs=2", "--set", "rl.eval_episodes=1", "--set", "rl.test_episodes=1"]  # fmt: skip
+    assert main(argv) == 0
+    s = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert s["test"]["length"] == 200 and -16.3 * 200 <= s["test"]["return"] <= 0
+    ck = torch.load(tmp_path / "p/checkpoints/last.pt", weights_only=True)
+    assert ck["modules"]["policy"]["log_std"].shape == (1,)

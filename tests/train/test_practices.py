@@ -316,6 +316,19 @@ def test_regularize_dropout_reaches_the_models_that_take_it(tmp_path: Path) -> N
     assert rates and all(p == 0.3 for p in rates)
     with pytest.raises(ConfigError, match="regularize.dropout = 0.3: model 'unet' has no dropout"):
         digits_trainer(tmp_path, "do2", ["model.name=unet", "regularize.dropout=0.3"])
+    # entries that forward **kwargs get the name their model class takes (drop_rate), which
+    # the registry reads from the class the entry returns, not the first name tried
+    from trainlab.models import create_model, model_accepts
+    from trainlab.recipes import load_config
+    from trainlab.train.build import model_spec
+
+    for name in ("resnet18", "vit_tiny", "convnext_atto"):
+        assert not model_accepts(name, "dropout") and model_accepts(name, "drop_rate")
+        config = load_config(overrides=[f"model.name={name}", "regularize.dropout=0.25"])
+        model, args = model_spec(config, 10, (3, 32, 32))
+        assert args["drop_rate"] == 0.25 and "dropout" not in args
+        assert create_model(model, **args) is not None
+    assert not model_accepts("resnet18", "no_such_argument")
 
 
 def test_default_placement_is_batch_and_measures_nothing(tmp_path: Path, monkeypatch) -> None:

@@ -30,15 +30,33 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
-def model_accepts(name: str, argument: str) -> bool:
-    """Whether the registered model `name` takes the keyword `argument`: a named parameter,
-    or `**kwargs`, which every registered entry forwards to a constructor that takes it."""
+def _accepts(fn: Callable[..., object], argument: str) -> bool:
+    """`fn` has a parameter `argument`, or `**kwargs` it forwards to the constructor of the
+    class it returns (its return annotation): then that constructor must take `argument`.
+    `**kwargs` with no class to follow (an annotation of nn.Module, or none) accepts."""
     import inspect
+    import typing
 
+    params = inspect.signature(fn).parameters.values()
+    if any(p.name == argument for p in params):
+        return True
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        return False
+    try:
+        returned = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that cannot be resolved: nothing to follow
+        returned = None
+    if not isinstance(returned, type) or returned is nn.Module:
+        return True
+    return _accepts(returned.__init__, argument)
+
+
+def model_accepts(name: str, argument: str) -> bool:
+    """Whether the registered model `name` takes the keyword `argument`: a named parameter
+    of its entry function, or of the model class that the entry's `**kwargs` go to."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(list_models())}")
-    params = inspect.signature(_REGISTRY[name]).parameters.values()
-    return any(p.name == argument or p.kind is p.VAR_KEYWORD for p in params)
+    return _accepts(_REGISTRY[name], argument)
 
 
 def create_model(
