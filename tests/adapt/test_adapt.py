@@ -85,3 +85,44 @@ def test_dann_config_errors(tmp_path: Path, capsys) -> None:
     assert "adapt.target" in capsys.readouterr().err
     assert _dann(tmp_path, "f", "adapt.target=x.npz") == 2
     assert "not both" in capsys.readouterr().err
+
+
+def _target_gain(tmp_path: Path, seed: int, *extra: str) -> tuple[float, float, float, float]:
+    """(source-only target acc, DANN target acc, source-only source acc, DANN source acc) of
+    the dann-digits recipe at `seed`, each read from the run's test summary."""
+    import json
+
+    out = []
+    for method in ("source_only", "dann"):
+        name = f"{method}-{seed}-{len(extra)}"
+        argv = ["train", "--recipe", "dann-digits", "--runs-dir", str(tmp_path), "--name", name]
+        argv += ["--no-progress", "--set", f"seed={seed}", "--set", f"adapt.method={method}"]
+        for kv in extra:
+            argv += ["--set", kv]
+        assert main(argv) == 0
+        out.append(json.loads((tmp_path / name / "summary.json").read_text())["test"])
+    return out[0]["target_acc"], out[1]["target_acc"], out[0]["acc"], out[1]["acc"]
+
+
+# Digits -> noisy digits (Gaussian noise of 0.3 x the pixel range; no target label is used
+# for training or for choosing the checkpoint). Measured with the dann-digits recipe, target
+# test accuracy over seeds 0-7: source-only 69.9% on average (68.8-74.3), DANN with the
+# entropy term 87.1% (gains +12.3 to +22.7 points) at 99.3% source test accuracy. Plain
+# DANN (adapt.entropy=0) needs 60 epochs and gains less: +10.0 to +20.8 on the same seeds
+# (84.9% on average). Seed 0 is deterministic on CPU (+16.4 measured).
+@pytest.mark.slow
+def test_dann_raises_target_accuracy_by_ten_points_over_source_only(tmp_path: Path) -> None:
+    so, da, so_src, da_src = _target_gain(tmp_path, seed=0)
+    assert da - so >= 0.10, (so, da)
+    assert abs(da_src - so_src) <= 0.02 and da_src >= 0.97  # at similar source accuracy
+
+
+@pytest.mark.experiment
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_dann_gain_holds_for_other_seeds_and_without_the_entropy_term(
+    tmp_path: Path, seed: int
+) -> None:
+    so, da, so_src, da_src = _target_gain(tmp_path, seed)
+    assert da - so >= 0.10 and abs(da_src - so_src) <= 0.02, (so, da, so_src, da_src)
+    plain = _target_gain(tmp_path, seed, "adapt.entropy=0", "train.epochs=60")
+    assert plain[1] - plain[0] >= 0.10, plain  # plain DANN: measured +11.5 to +20.8 here
