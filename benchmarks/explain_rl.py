@@ -66,46 +66,45 @@ def _median_rates(
     return {k: units / statistics.median(v) for k, v in times.items()}
 
 
+def _ig_case(name: str, captum: Any | None, args: argparse.Namespace, clock) -> None:
+    shape, batch = CASES[name]
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_shape=shape).eval()
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        t = model(x).argmax(1)
+
+    def ours() -> Any:
+        return integrated_gradients(model, x, t, steps=args.steps, batch_size=ROWS)
+
+    runs: dict[str, Callable[[], object]] = {"trainlab": ours}
+    diff = "-"
+    if captum is not None:
+        from captum.attr import IntegratedGradients
+
+        ig = IntegratedGradients(model)
+
+        def ref() -> Any:
+            return ig.attribute(x, baselines=0.0, target=t, n_steps=args.steps,
+                                method="gausslegendre", internal_batch_size=ROWS,
+                                return_convergence_delta=True)  # fmt: skip
+
+        runs["captum"] = ref
+        diff = f"{(ours().attributions - ref()[0]).abs().max().item():10.2e}"
+    rate = _median_rates(runs, batch, args.repeats, clock, seed=0)
+    has = "captum" in rate
+    ref_s = f"{rate['captum']:13.1f}" if has else f"{'skipped':>13}"
+    ratio = f"{rate['trainlab'] / rate['captum']:6.2f}" if has else "     -"
+    print(f"{name:10} {batch:5d} {rate['trainlab']:15.1f} {ref_s} {ratio} {diff:>10}", flush=True)
+
+
 def bench_ig(args: argparse.Namespace, clock) -> None:
     captum, note = _optional("captum")
     print(f"\nintegrated gradients, {args.steps} Gauss-Legendre steps, zero baseline; {note}")
     print(f"{'model':10} {'batch':>5} {'trainlab img/s':>15} {'captum img/s':>13} {'ratio':>6} "
           f"{'max |diff|':>10}")  # fmt: skip
     for name in args.cases.split(","):
-        shape, batch = CASES[name]
-        torch.manual_seed(0)
-        model = create_model(name, num_classes=10, in_shape=shape).eval()
-        x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(1))
-        with torch.no_grad():
-            t = model(x).argmax(1)
-        runs: dict[str, Callable[[], object]] = {
-            "trainlab": lambda: integrated_gradients(
-                model, x, t, steps=args.steps, batch_size=ROWS
-            ),
-        }
-        diff = "-"
-        if captum is not None:
-            from captum.attr import IntegratedGradients
-
-            ig = IntegratedGradients(model)
-
-            def ref() -> object:
-                return ig.attribute(x, baselines=0.0, target=t, n_steps=args.steps,
-                                    method="gausslegendre", internal_batch_size=ROWS,
-                                    return_convergence_delta=True)  # fmt: skip
-
-            runs["captum"] = ref
-            ours = integrated_gradients(model, x, t, steps=args.steps, batch_size=ROWS)
-            theirs, _ = ig.attribute(x, baselines=0.0, target=t, n_steps=args.steps,
-                                     method="gausslegendre", internal_batch_size=ROWS,
-                                     return_convergence_delta=True)  # fmt: skip
-            diff = f"{(ours.attributions - theirs).abs().max().item():10.2e}"
-        rate = _median_rates(runs, batch, args.repeats, clock, seed=0)
-        has = "captum" in rate
-        ref_s = f"{rate['captum']:13.1f}" if has else f"{'skipped':>13}"
-        ratio = f"{rate['trainlab'] / rate['captum']:6.2f}" if has else "     -"
-        print(f"{name:10} {batch:5d} {rate['trainlab']:15.1f} {ref_s} {ratio} {diff:>10}",
-              flush=True)  # fmt: skip
+        _ig_case(name, captum, args, clock)
 
 
 def _trainlab_a2c(envs: int, updates: int) -> Callable[[], object]:

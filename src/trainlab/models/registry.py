@@ -48,7 +48,7 @@ def _accepts(fn: Callable[..., object], argument: str) -> bool:
         returned = None
     if not isinstance(returned, type) or returned is nn.Module:
         return True
-    return _accepts(returned.__init__, argument)
+    return _accepts(returned, argument)  # the class's signature is its constructor's
 
 
 def model_accepts(name: str, argument: str) -> bool:
