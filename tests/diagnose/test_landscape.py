@@ -118,3 +118,14 @@ def test_flat_vs_sharp_runs_both_batch_sizes():
     # 24 updates per epoch vs 1: the small batch has trained far more (a linear rule)
     assert rows[0]["test_acc"] > 0.85
     assert all(r["top_eigenvalue"] > 0 for r in rows)
+    assert [r["epochs"] for r in rows] == [3, 3]
+    assert rows[0]["train_loss"] < rows[1]["train_loss"]  # 72 updates against 3
+    # equal_steps: the large batch gets the small one's 72 updates, 72 epochs of one
+    same = flat_vs_sharp(
+        model, (x[:192], y[:192]), (x[192:], y[192:]), batch_sizes=(8, 192), epochs=3,
+        equal_steps=True, optim__lr=1e-2, sched__name="constant", sched__warmup_epochs=0,
+        log__every_steps=0,
+    )  # fmt: skip
+    assert [r["epochs"] for r in same] == [3, 72]
+    assert same[0] == rows[0]  # the small batch's run is the same seeded run
+    assert same[1]["train_loss"] < rows[1]["train_loss"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -169,20 +170,27 @@ def flat_vs_sharp(
     seed: int = 0,
     eps: float = 1e-2,
     sharpness_samples: int = 512,
+    equal_steps: bool = False,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
     """The notes' experiment (F3:456-487): the same model (a deep copy each time, same seed)
-    trained with a small and a large batch; per batch size the test accuracy, the top
-    Hessian eigenvalue and the eps-sharpness of the training loss on the first
-    `sharpness_samples` training samples. `train`/`test`: (x, y) tensors; `overrides` are
-    config keys for `trainlab.fit` (e.g. optim__lr=1e-3)."""
+    trained with a small and a large batch; per batch size the test accuracy, the training
+    loss and accuracy at the final weights, the top Hessian eigenvalue and the eps-sharpness
+    of the training loss on the first `sharpness_samples` training samples.
+
+    `epochs` is every run's length, or with `equal_steps` the first batch size's: the others
+    then take as many updates (more epochs), so a large batch is not merely under-trained.
+    `train`/`test`: (x, y) tensors; `overrides` are config keys for `trainlab.fit`
+    (e.g. optim__lr=1e-3)."""
     from trainlab.train.fit import fit  # diagnose reads runs: it may use the engine
 
     x, y = train
     xs, ys = x[:sharpness_samples], y[:sharpness_samples]
+    steps = epochs * math.ceil(len(x) / batch_sizes[0])
     rows = []
     for bs in batch_sizes:
         m = copy.deepcopy(model)
+        n_epochs = math.ceil(steps / math.ceil(len(x) / bs)) if equal_steps else epochs
         summary = fit(
             m,
             (x, y),
@@ -190,7 +198,7 @@ def flat_vs_sharp(
             test,
             restore_best=False,
             data__batch_size=bs,
-            train__epochs=epochs,
+            train__epochs=n_epochs,
             seed=seed,
             **overrides,
         )
@@ -202,10 +210,18 @@ def flat_vs_sharp(
             return nn.functional.cross_entropy(mod(xd), yd)
 
         s = sharpness(m, loss_fn, eps=eps, generator=torch.Generator(device).manual_seed(seed))
+        with torch.no_grad():
+            out = m(x.to(device))
+            yt = y.to(device)
+            train_loss = float(nn.functional.cross_entropy(out, yt))
+            train_acc = float((out.argmax(1) == yt).float().mean())
         rows.append(
             {
                 "batch_size": bs,
+                "epochs": n_epochs,
                 "test_acc": summary["test"].get("acc"),
+                "train_loss": train_loss,
+                "train_acc": train_acc,
                 "top_eigenvalue": s.top_eigenvalue,
                 "eps_sharpness": s.eps_increase,
             }
