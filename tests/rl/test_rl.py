@@ -136,6 +136,8 @@ def test_a2c_solves_cartpole_within_100k_steps(tmp_path: Path) -> None:
 def test_reinforce_with_a_value_baseline_learns_cartpole(tmp_path: Path) -> None:
     s = _learn(tmp_path, "reinforce", 60_000, seed=0)
     assert s["test"]["return"] > 195
+    # whole episodes: the run ends after the epoch in which the budget was spent
+    assert s["stopped"].startswith("rl.steps = 60000 environment steps played"), s["stopped"]
 
 
 @pytest.mark.experiment

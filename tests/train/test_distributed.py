@@ -169,3 +169,24 @@ def test_a_rank_that_raises_ends_the_job_with_one_line(tmp_path: Path) -> None:
     ours = [line for line in err.splitlines() if line.startswith("trainlab: error:")]
     assert "trainlab: error: rank 1: RuntimeError: injected failure" in ours, err
     assert "[rank0]: Traceback" not in err and "[rank1]: Traceback" not in err  # none of ours
+
+
+def test_nccl_object_group_is_made_once_per_process_group(monkeypatch) -> None:
+    """Under NCCL the object collectives need a gloo group; `new_group` is a collective and
+    each call makes a group that lives until shutdown, so it must not run per Dist.current()."""
+    import torch.distributed as tdist
+
+    from trainlab.train import distributed as d
+
+    made: list[object] = []
+    monkeypatch.setattr(tdist, "is_initialized", lambda: True)
+    monkeypatch.setattr(tdist, "get_world_size", lambda *a: 2)
+    monkeypatch.setattr(tdist, "get_rank", lambda *a: 0)
+    monkeypatch.setattr(tdist, "get_backend", lambda *a: "nccl")
+    monkeypatch.setattr(tdist, "new_group", lambda **kw: made.append(kw) or object())
+    monkeypatch.setattr(d, "_default_group", lambda w=object(): w)
+    monkeypatch.setattr(d, "_OBJECT_GROUP", [])
+    groups = {id(d.Dist.current().objects) for _ in range(5)}
+    assert made == [{"backend": "gloo"}] and len(groups) == 1
+    monkeypatch.setattr(d, "_default_group", lambda w=object(): w)  # a new default group
+    assert d.Dist.current().objects is not None and len(made) == 2

@@ -86,6 +86,26 @@ def session(device: str = "auto") -> Iterator[Dist]:
             shutdown()
 
 
+# (the default group, the gloo group made beside it): one per default group, not per call
+_OBJECT_GROUP: list[tuple[Any, Any]] = []
+
+
+def _default_group() -> Any:
+    return dist.group.WORLD
+
+
+def _object_group() -> Any:
+    """A gloo group for object collectives beside a non-gloo (NCCL) default group. It is made
+    once per default process group: `new_group` is a collective that every rank must call,
+    and each call makes another group that lives until the process group is destroyed."""
+    world = _default_group()
+    if _OBJECT_GROUP and _OBJECT_GROUP[0][0] is world:
+        return _OBJECT_GROUP[0][1]
+    group = dist.new_group(backend="gloo")
+    _OBJECT_GROUP[:] = [(world, group)]
+    return group
+
+
 @dataclass
 class Dist:
     """This process's place in the job: `rank` of `world_size`, `local_rank` on its node."""
@@ -100,9 +120,7 @@ class Dist:
         """The default process group's view (one process when none is initialized)."""
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
             return cls()
-        objects = None
-        if dist.get_backend() != "gloo":
-            objects = dist.new_group(backend="gloo")  # a collective: every rank creates it
+        objects = _object_group() if dist.get_backend() != "gloo" else None
         return cls(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK", 0), objects)
 
     @property
