@@ -31,14 +31,13 @@ def test_flat_vs_sharp_on_digits():
     for seed in (0, 1, 2):
         torch.manual_seed(seed)
         model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-        pairs.append(
-            flat_vs_sharp(
-                model, (x[:1300], y[:1300]), (x[1300:], y[1300:]), batch_sizes=(16, 1024),
-                epochs=15, equal_steps=True, seed=seed, optim__name="sgd", optim__lr=0.05,
-                optim__weight_decay=0.0, sched__name="constant", sched__warmup_epochs=0,
-                log__every_steps=0,
-            )  # fmt: skip
-        )
+        rows = flat_vs_sharp(
+            model, (x[:1300], y[:1300]), (x[1300:], y[1300:]), batch_sizes=(16, 1024),
+            epochs=15, equal_steps=True, seed=seed, optim__name="sgd", optim__lr=0.05,
+            optim__weight_decay=0.0, sched__name="constant", sched__warmup_epochs=0,
+            log__every_steps=0,
+        )  # fmt: skip
+        pairs.append(rows)
     for small, large in pairs:
         assert large["epochs"] == 615 and small["train_acc"] > 0.99, (small, large)
         assert large["top_eigenvalue"] > 1.4 * small["top_eigenvalue"], (small, large)

@@ -184,9 +184,10 @@ def test_nccl_object_group_is_made_once_per_process_group(monkeypatch) -> None:
     monkeypatch.setattr(tdist, "get_rank", lambda *a: 0)
     monkeypatch.setattr(tdist, "get_backend", lambda *a: "nccl")
     monkeypatch.setattr(tdist, "new_group", lambda **kw: made.append(kw) or object())
-    monkeypatch.setattr(d, "_default_group", lambda w=object(): w)
+    world = [object()]
+    monkeypatch.setattr(d, "_default_group", lambda: world[0])
     monkeypatch.setattr(d, "_OBJECT_GROUP", [])
     groups = {id(d.Dist.current().objects) for _ in range(5)}
     assert made == [{"backend": "gloo"}] and len(groups) == 1
-    monkeypatch.setattr(d, "_default_group", lambda w=object(): w)  # a new default group
+    world[0] = object()  # a new default process group: a new gloo group
     assert d.Dist.current().objects is not None and len(made) == 2
