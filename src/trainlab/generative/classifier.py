@@ -16,8 +16,6 @@ the weights, so an 'auto' classifier is trained once per run, also across resume
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -98,26 +96,14 @@ def fit_classifier(
     batch_size: int = 64,
     lr: float = 3e-3,
 ) -> None:
-    """Train `net` (already on `x`'s device) with AdamW and cross-entropy, in eval mode after.
+    """Train `net` (already on `x`'s device) on (x, y) with the engine (`trainlab.fit`):
+    AdamW with weight decay 1e-4, cross-entropy, cosine from `lr` to 0 without warmup; in
+    eval mode after. The order comes from `seed`; the process's RNG and flags are restored."""
+    from trainlab.train.fit import fit  # the engine, as every loop in trainlab
 
-    The shuffles come from a generator seeded with `seed`; the process's RNG is untouched.
-    """
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    n = x.shape[0]
-    steps = epochs * max(n // batch_size, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / steps))
-    )
-    net.train()
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=g).to(x.device)
-            for b in range(max(n // batch_size, 1)):
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                loss = F.cross_entropy(net(x[idx]), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+    with torch.enable_grad():  # the GAN calls this from its (no-grad) evaluation
+        fit(net, (x, y), None, None, restore_best=False, seed=seed, epochs=epochs,
+            batch_size=batch_size, device=str(x.device), optim__name="adamw", optim__lr=lr,
+            optim__weight_decay=1e-4, sched__name="cosine", sched__warmup_epochs=0,
+            log__every_steps=0)  # fmt: skip
     net.eval()
