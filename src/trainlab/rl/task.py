@@ -229,22 +229,37 @@ class RLTask(Task):
         metrics.add("length", float(np.mean(lengths)), len(returns))
 
     @torch.no_grad()
-    def play(self, episodes: int, *, greedy: bool = True) -> tuple[list[float], list[int]]:
-        """Returns and lengths of `episodes` episodes with fixed seeds (seed + EVAL_SEED + k)."""
+    def play(
+        self, episodes: int, *, greedy: bool = True, batch: int = 32
+    ) -> tuple[list[float], list[int]]:
+        """Returns and lengths of `episodes` episodes with fixed seeds (seed + EVAL_SEED + k),
+        `batch` of them stepped together (one policy forward per step for all of them)."""
         from trainlab.rl.envs import make_env
 
-        env, policy = make_env(self.cfg.env), self._policy
-        returns, lengths = [], []
-        for k in range(episodes):
-            obs, _ = env.reset(seed=self.seed + EVAL_SEED + k)
-            while True:
-                a = policy.act(self._obs(np.asarray(obs, np.float32)[None]), greedy=greedy)
-                obs, _, te, tr, info = env.step(self.pool.action_array(a)[0])
-                if te or tr:
-                    returns.append(float(np.asarray(info["episode"]["r"])))
-                    lengths.append(int(np.asarray(info["episode"]["l"])))
-                    break
-        env.close()
+        policy = self._policy
+        returns, lengths = [0.0] * episodes, [0] * episodes
+        for start in range(0, episodes, batch):
+            ks = list(range(start, min(start + batch, episodes)))
+            envs = [make_env(self.cfg.env) for _ in ks]
+            obs = np.stack(
+                [np.asarray(e.reset(seed=self.seed + EVAL_SEED + k)[0], np.float32)
+                 for e, k in zip(envs, ks, strict=True)]
+            )  # fmt: skip
+            active = list(range(len(ks)))
+            while active:
+                acts = self.pool.action_array(policy.act(self._obs(obs[active]), greedy=greedy))
+                still = []
+                for a, i in zip(acts, active, strict=True):
+                    o, _, te, tr, info = envs[i].step(a)
+                    if te or tr:
+                        returns[ks[i]] = float(np.asarray(info["episode"]["r"]))
+                        lengths[ks[i]] = int(np.asarray(info["episode"]["l"]))
+                    else:
+                        obs[i] = np.asarray(o, np.float32)
+                        still.append(i)
+                active = still
+            for e in envs:
+                e.close()
         return returns, lengths
 
     def save_test_plots(self, metrics: Any, plots: Any) -> dict[str, str]:
