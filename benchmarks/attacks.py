@@ -34,7 +34,7 @@ import torch
 
 from trainlab.models import create_model
 from trainlab.robust import pgd
-from trainlab.robust.fold import folded_for_attack
+from trainlab.models.fold import fold_batchnorm
 
 EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 CASES = {"cnn": ((1, 8, 8), 256), "resnet18": ((3, 32, 32), 32)}
@@ -66,7 +66,7 @@ def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, r
     y = torch.randint(0, 10, (batch,), device=device)
     gen = torch.Generator(device).manual_seed(0)
     t = time.perf_counter()
-    folded = folded_for_attack(model)  # what robust_accuracy attacks: BN folded, once
+    folded = fold_batchnorm(model)  # what robust_accuracy attacks: BN folded, once
     fold_ms = 1000 * (time.perf_counter() - t)
     runs: dict[str, Callable[[], object]] = {
         "trainlab": lambda: pgd(model, x, y, EPS, ALPHA, STEPS, bounds=(0.0, 1.0), generator=gen),

@@ -5,7 +5,8 @@
 
 1. Integrated gradients, images/s of `trainlab.explain.integrated_gradients` against Captum's
    `IntegratedGradients.attribute` with the same model, inputs, target classes, baseline
-   (zeros), `--steps` Gauss-Legendre nodes, path points per pass (512 rows) and the
+   (zeros), `--steps` Gauss-Legendre nodes, path points per pass (`--rows`, default 256,
+   trainlab's default; Captum's `internal_batch_size` set to the same) and the
    completeness delta returned by both (`return_convergence_delta=True`): the digits CNN
    (1x8x8, 64 images) and resnet18 at 3x32x32 (8 images). The two attributions are checked
    to agree before timing (max |difference| printed). Captum is an optional comparison
@@ -38,7 +39,6 @@ from trainlab.explain import integrated_gradients
 from trainlab.models import create_model
 
 CASES = {"cnn": ((1, 8, 8), 64), "resnet18": ((3, 32, 32), 8)}
-ROWS = 512  # path points of all images per forward/backward pass, for both libraries
 
 
 def _optional(name: str) -> tuple[Any | None, str]:
@@ -75,7 +75,7 @@ def _ig_case(name: str, captum: Any | None, args: argparse.Namespace, clock) -> 
         t = model(x).argmax(1)
 
     def ours() -> Any:
-        return integrated_gradients(model, x, t, steps=args.steps, batch_size=ROWS)
+        return integrated_gradients(model, x, t, steps=args.steps, batch_size=args.rows)
 
     runs: dict[str, Callable[[], object]] = {"trainlab": ours}
     diff = "-"
@@ -86,7 +86,7 @@ def _ig_case(name: str, captum: Any | None, args: argparse.Namespace, clock) -> 
 
         def ref() -> Any:
             return ig.attribute(x, baselines=0.0, target=t, n_steps=args.steps,
-                                method="gausslegendre", internal_batch_size=ROWS,
+                                method="gausslegendre", internal_batch_size=args.rows,
                                 return_convergence_delta=True)  # fmt: skip
 
         runs["captum"] = ref
@@ -100,7 +100,8 @@ def _ig_case(name: str, captum: Any | None, args: argparse.Namespace, clock) -> 
 
 def bench_ig(args: argparse.Namespace, clock) -> None:
     captum, note = _optional("captum")
-    print(f"\nintegrated gradients, {args.steps} Gauss-Legendre steps, zero baseline; {note}")
+    print(f"\nintegrated gradients, {args.steps} Gauss-Legendre steps, zero baseline, "
+          f"{args.rows} rows per pass; {note}")  # fmt: skip
     print(f"{'model':10} {'batch':>5} {'trainlab img/s':>15} {'captum img/s':>13} {'ratio':>6} "
           f"{'max |diff|':>10}")  # fmt: skip
     for name in args.cases.split(","):
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     ap.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
     ap.add_argument("--cases", default="cnn,resnet18")
+    ap.add_argument("--rows", type=int, default=256, help="IG rows per pass (both libraries)")
     ap.add_argument("--rl-steps", type=int, default=4000, help="environment steps per timing")
     ap.add_argument("--skip-ig", action="store_true")
     ap.add_argument("--skip-rl", action="store_true")

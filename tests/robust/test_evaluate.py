@@ -103,14 +103,14 @@ def test_fgsm_with_l2_is_refused() -> None:
 
 def test_the_folded_copy_is_the_same_function_and_leaves_the_model_alone() -> None:
     from trainlab.models import create_model
-    from trainlab.robust.fold import folded_for_attack
+    from trainlab.models.fold import fold_batchnorm
 
     torch.manual_seed(0)
     model = create_model("resnet18", num_classes=10, in_shape=(3, 16, 16)).train()
     x = torch.rand(4, 3, 16, 16)
     model(x)  # move the running statistics off their initial values
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    folded = folded_for_attack(model)
+    folded = fold_batchnorm(model)
     assert folded is not model and model.training
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
@@ -119,4 +119,4 @@ def test_the_folded_copy_is_the_same_function_and_leaves_the_model_alone() -> No
     # BN folded into the conv weights: float32 rounding of the rescaled weights only
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
     plain = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
-    assert folded_for_attack(plain) is plain  # nothing to fold
+    assert fold_batchnorm(plain) is plain  # nothing to fold

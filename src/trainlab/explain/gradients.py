@@ -28,6 +28,7 @@ from trainlab.explain._common import (
     score,
     targets_of,
 )
+from trainlab.models.fold import fold_batchnorm
 
 RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 
@@ -53,14 +54,18 @@ def smoothgrad(
     samples: int = 50,
     generator: torch.Generator | None = None,
     batch_size: int = 512,
+    fold: bool = True,
 ) -> Tensor:
-    """The mean saliency map over `samples` noisy copies of each input (see module doc)."""
+    """The mean saliency map over `samples` noisy copies of each input (see module doc).
+    `fold`: take the gradients on a copy with batch-norm folded into the convolutions
+    (`trainlab.models.fold`: the same function in eval mode, fewer operations per pass)."""
     if not noise > 0:
         raise ValueError(f"noise must be > 0 (a fraction of the input range), got {noise!r}")
     check_positive_int("samples", samples)
     check_positive_int("batch_size", batch_size)
     with evaluating(model):
-        t = targets_of(model, x, target)
+        net = fold_batchnorm(model) if fold else model
+        t = targets_of(net, x, target)
         span = (x.flatten(1).amax(1) - x.flatten(1).amin(1)).clamp_min(1e-12)
         sigma = (noise * span).view(-1, *([1] * (x.ndim - 1)))
         total = torch.zeros_like(x)
@@ -70,7 +75,7 @@ def smoothgrad(
             k = min(per, samples - done)
             eps = torch.randn((k, *x.shape), generator=generator, device="cpu").to(x)
             xn = (x.unsqueeze(0) + eps * sigma.unsqueeze(0)).flatten(0, 1)
-            g = input_gradient(model, xn, t.repeat(k)).abs()
+            g = input_gradient(net, xn, t.repeat(k)).abs()
             total += g.view(k, *x.shape).sum(0)
             done += k
         return _reduce_channels(total / samples)
@@ -120,10 +125,14 @@ def integrated_gradients(
     baseline: Tensor | float | None = None,
     steps: int = 50,
     rule: str = "gausslegendre",
-    batch_size: int = 512,
+    batch_size: int = 256,
+    fold: bool = True,
 ) -> Attribution:
     """Integrated gradients along x' -> x (see module doc); `baseline` broadcasts against x
-    (None: zeros, i.e. the mean input of standardized data)."""
+    (None: zeros, i.e. the mean input of standardized data). `batch_size`: rows (path points
+    of all samples) per forward/backward pass; 256 measured fastest on the CPU for resnet18
+    at 32x32 (512 rows took 1.4x as long) and the digits CNN. `fold`: as in `smoothgrad`
+    (5-8% faster on resnet18 and the digits CNN, the one-off fold included)."""
     check_positive_int("batch_size", batch_size)
     alphas, weights = quadrature(steps, rule)
     base = torch.zeros_like(x) if baseline is None else torch.as_tensor(baseline).to(x)
@@ -131,17 +140,18 @@ def integrated_gradients(
     a = alphas.to(x)
     w = weights.to(x)
     with evaluating(model):
-        t = targets_of(model, x, target)
+        net = fold_batchnorm(model) if fold else model
+        t = targets_of(net, x, target)
         grads = torch.zeros_like(x)
         per = max(1, batch_size // len(x))  # path points of every sample per pass
         for i in range(0, steps, per):
             ak, wk = a[i : i + per], w[i : i + per]
             shape = (len(ak),) + (1,) * x.ndim
             path = (base.unsqueeze(0) + ak.view(shape) * (x - base).unsqueeze(0)).flatten(0, 1)
-            g = input_gradient(model, path, t.repeat(len(ak))).view(len(ak), *x.shape)
+            g = input_gradient(net, path, t.repeat(len(ak))).view(len(ak), *x.shape)
             grads += (g * wk.view(shape)).sum(0)
         attributions = (x - base) * grads
         with torch.no_grad():
-            difference = score(model, x, t) - score(model, base, t)
+            difference = score(net, x, t) - score(net, base, t)
     delta = attributions.flatten(1).sum(1) - difference
     return Attribution(attributions.detach(), delta.detach(), difference.detach(), t)

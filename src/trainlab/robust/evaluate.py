@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from trainlab.robust.attacks import fgsm, pgd
 from trainlab.robust.budget import InputSpace, Threat, check_steps
-from trainlab.robust.fold import folded_for_attack
+from trainlab.models.fold import fold_batchnorm
 
 METHODS = ("fgsm", "pgd")
 
@@ -108,7 +108,7 @@ def robust_accuracy(
     proxy on its own adversarial examples)."""
     device = _device(model)
     # the same weights are attacked batch after batch: fold batch-norm once (same function)
-    source = folded_for_attack(proxy if proxy is not None else model)
+    source = fold_batchnorm(proxy if proxy is not None else model)
     gen = torch.Generator(device).manual_seed(seed)
     clean = robust = own = torch.zeros((), dtype=torch.int64, device=device)
     for xb, yb in _batches(x, y, batch_size):

@@ -1,4 +1,4 @@
-"""An attack-only copy of a model with batch-norm folded into the convolutions before it.
+"""An inference copy of a model with batch-norm folded into the convolutions before it.
 
 In eval mode batch-norm is the affine map y = (x - mu) / sqrt(var + eps) * gamma + beta,
 so conv followed by BN is one conv with weights W * s and bias (b - mu) * s + beta, where
@@ -9,8 +9,10 @@ CNN (1 CPU thread). `torch.fx.experimental.optimization.fuse` does the folding o
 copy; a model that cannot be traced (data-dependent control flow) is returned as it is.
 
 Folding costs a copy of the weights and a trace (~0.1 s for resnet18), so it pays when the
-same weights are attacked many times: `robust_accuracy` folds once per evaluation; the
-training tasks, whose weights change every step, attack the model itself.
+same weights take many input-gradient passes: `robust_accuracy` folds once per evaluation
+(the training tasks, whose weights change every step, attack the model itself), and
+integrated gradients and SmoothGrad fold once per call (measured 5% faster IG on resnet18
+and 8% on the digits CNN, the fold included).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import warnings
 from torch import nn
 
 
-def folded_for_attack(model: nn.Module) -> nn.Module:
+def fold_batchnorm(model: nn.Module) -> nn.Module:
     """An eval-mode copy of `model` with conv->BN pairs folded, or `model` itself when it has
     no batch-norm or cannot be traced; `model` is never changed."""
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
