@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 
 from trainlab.models import create_model
-from trainlab.robust import pgd
 from trainlab.models.fold import fold_batchnorm
+from trainlab.robust import pgd
 
 EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 CASES = {"cnn": ((1, 8, 8), 256), "resnet18": ((3, 32, 32), 32)}

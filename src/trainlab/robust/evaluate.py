@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from trainlab.models.fold import fold_batchnorm
 from trainlab.robust.attacks import fgsm, pgd
 from trainlab.robust.budget import InputSpace, Threat, check_steps
-from trainlab.models.fold import fold_batchnorm
 
 METHODS = ("fgsm", "pgd")
 
