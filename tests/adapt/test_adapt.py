@@ -129,3 +129,29 @@ def test_dann_gain_over_seeds_and_without_the_entropy_term(tmp_path: Path) -> No
     assert all(abs(a - b) <= 0.02 for _, _, a, b in runs), runs
     plain = [_target_gain(tmp_path, s, "adapt.entropy=0", "train.epochs=60") for s in (1, 2, 3)]
     assert sum(da - so for so, da, _, _ in plain) / 3 >= 0.05, plain
+
+
+def test_source_and_target_npz_files_through_the_cli(tmp_path: Path, capsys) -> None:
+    """`--data source.npz --target-data target.npz`: task dann on two files, the target
+    standardized with the source's statistics and split 70/30 into pool and test set."""
+    import json
+
+    import numpy as np
+
+    from trainlab.data.digits import read_digits
+
+    x, y = read_digits()
+    x = x.reshape(-1, 1, 8, 8).astype(np.float32)
+    np.savez(tmp_path / "source.npz", x=x[:900], y=y[:900])
+    np.savez(tmp_path / "target.npz", x=16.0 - x[900:], y=y[900:])  # inverted, labelled
+    argv = ["train", "--data", str(tmp_path / "source.npz"), "--target-data"]
+    argv += [str(tmp_path / "target.npz"), "--runs-dir", str(tmp_path), "--name", "f"]
+    argv += ["--no-progress", "--model", "mlp", "--epochs", "1"]
+    assert main(argv) == 0
+    s = json.loads((tmp_path / "f" / "summary.json").read_text())
+    assert s["task"] == "dann" and "target_acc" in s["test"]
+    assert "target: " in (tmp_path / "f" / "config.yaml").read_text()
+    capsys.readouterr()
+    bad = [*argv[:-2], "--set", "task.name=mae", "--name", "g"]
+    assert main(bad) == 2
+    assert "--target-data is the target domain of task dann" in capsys.readouterr().err

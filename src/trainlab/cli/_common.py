@@ -63,6 +63,7 @@ def shortcuts(args: argparse.Namespace) -> dict[str, Any]:
         "name": getattr(args, "name", None),
         "runs_dir": getattr(args, "runs_dir", None),
         "recipe": getattr(args, "recipe", None),
+        "adapt.target": getattr(args, "target_data", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

@@ -23,7 +23,7 @@ from trainlab.cli._common import (
     load_run,
     print_summary,
 )
-from trainlab.errors import CheckpointError
+from trainlab.errors import CheckpointError, ConfigError
 
 
 def register(sub: Any) -> None:
@@ -31,6 +31,12 @@ def register(sub: Any) -> None:
     add_config_args(t)
     t.add_argument("--recipe", metavar="NAME", help="start from a named recipe (trainlab recipes)")
     add_run_args(t)
+    t.add_argument(
+        "--target-data",
+        metavar="PATH",
+        help="domain adaptation: unlabelled target-domain data (.npz, folder, CSV) for "
+        "task dann, which this implies (adapt.target)",
+    )
     t.add_argument("--print-config", action="store_true", help="print the config and exit")
     t.set_defaults(func=cmd_train)
 
@@ -81,6 +87,13 @@ def _callbacks(config: Any, run: Any, reporter: Any) -> list[Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = load(args)
+    if args.target_data is not None and config.task.name != "dann":
+        if config.task.name != "supervised":
+            raise ConfigError(
+                f"--target-data is the target domain of task dann; the config's task is "
+                f"{config.task.name!r}"
+            )
+        config.task.name = "dann"  # the default task: --target-data asks for adaptation
     if args.print_config:  # validated, and without importing torch
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
         return 0
