@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
