@@ -155,3 +155,12 @@ def test_source_and_target_npz_files_through_the_cli(tmp_path: Path, capsys) -> 
     bad = [*argv[:-2], "--set", "task.name=mae", "--name", "g"]
     assert main(bad) == 2
     assert "--target-data is the target domain of task dann" in capsys.readouterr().err
+
+
+def test_prediction_entropy_is_the_mean_shannon_entropy() -> None:
+    from trainlab.adapt.dann import prediction_entropy
+
+    assert float(prediction_entropy(torch.zeros(3, 10))) == pytest.approx(math.log(10))
+    logits = torch.tensor([[0.0, math.log(3.0)], [20.0, -20.0]])  # p = (1/4, 3/4) and ~(1, 0)
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert float(prediction_entropy(logits)) == pytest.approx(h / 2, rel=1e-6)
