@@ -1,8 +1,9 @@
 """Probing (F3: what does layer k know?): a linear classifier on a frozen layer's outputs.
 
-The layer's activations (flattened) are collected in eval mode with no gradients, standardized
-with the training features' statistics, and a multinomial logistic regression (with a small
-L2 penalty) is fit by L-BFGS on the full training set, deterministically. The probe's test
+The layer's activations (flattened) are collected in eval mode with no gradients; the probe is
+the one SimCLR and MAE are evaluated with (`trainlab.selfsup.probe.fit_linear_probe`): the
+features standardized with the training statistics, a multinomial logistic regression with a
+small L2 penalty fit by L-BFGS on the full training set, deterministically. The probe's test
 accuracy says how linearly decodable the labels are from that layer.
 """
 
@@ -48,26 +49,15 @@ def probe(
     l2: float = 1e-3,
     iterations: int = 200,
 ) -> ProbeResult:
-    """Fit the linear probe on `train` (x, y) features of `layer`; accuracy on `test`."""
+    """Fit the linear probe on `train` (x, y) features of `layer`; accuracy on `test`. The
+    fit is `trainlab.selfsup.probe.fit_linear_probe`, the linear evaluation of SimCLR/MAE."""
+    from trainlab.selfsup.probe import fit_linear_probe
+
     check_positive_int("iterations", iterations)
     ftr, fte = layer_features(model, layer, train[0]), layer_features(model, layer, test[0])
-    mean, std = ftr.mean(0), ftr.std(0).clamp_min(1e-6)
-    ftr, fte = (ftr - mean) / std, (fte - mean) / std
     ytr, yte = train[1].long().to(ftr.device), test[1].long().to(fte.device)
     k = int(max(ytr.max(), yte.max())) + 1
-    lin = nn.Linear(ftr.shape[1], k).to(ftr.device)
-    nn.init.zeros_(lin.weight), nn.init.zeros_(lin.bias)  # a convex problem: start anywhere
-    opt = torch.optim.LBFGS(lin.parameters(), max_iter=iterations, line_search_fn="strong_wolfe")
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(lin(ftr), ytr) + l2 * lin.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-    with torch.no_grad():
-        acc = float((lin(fte).argmax(1) == yte).float().mean())
-        train_acc = float((lin(ftr).argmax(1) == ytr).float().mean())
+    lin = fit_linear_probe(ftr, ytr, k, steps=iterations, l2=l2)
+    acc = float((lin(fte).argmax(1) == yte).float().mean())
+    train_acc = float((lin(ftr).argmax(1) == ytr).float().mean())
     return ProbeResult(acc, train_acc, ftr.shape[1])
