@@ -62,6 +62,7 @@ class DANNTask(Task):
         t = ctx.config.train
         per_epoch = max(1, len(d.train) // ctx.config.data.batch_size // t.accumulate)  # type: ignore[arg-type]
         self.total_updates = max(1, t.epochs * per_epoch)
+        self._target_pending = True
         self._source_test: Any = d.test if hasattr(d.test, "x") else None
 
     # ------------------------------------------------------------------ helpers
@@ -103,6 +104,7 @@ class DANNTask(Task):
         step.log("loss", loss)
 
     def metrics(self, device: torch.device, *, detailed: bool = False) -> Any:
+        self._target_pending = True  # a new evaluation: score the target split once in it
         return MeanMetrics(device, primary="acc", higher_is_better=True)
 
     def validation_step(self, batch: Any, metrics: Any) -> None:
@@ -110,8 +112,8 @@ class DANNTask(Task):
         out = self.classify(x)
         metrics.add("loss", F.cross_entropy(out, y), len(x))
         metrics.add("acc", (out.argmax(1) == y).float().mean(), len(x))
-        if self.target.test_y is not None and not getattr(metrics, "target_scored", False):
-            metrics.target_scored = True  # once per evaluation: the whole target test split
+        if self.target.test_y is not None and self._target_pending:
+            self._target_pending = False  # once per evaluation: the whole target test split
             metrics.add("target_acc", self.target_accuracy(x.device), len(self.target.test_x))
 
     @torch.no_grad()

@@ -83,6 +83,7 @@ class RLTask(Task):
         self.device = ctx.device
         self.actions = torch.Generator().manual_seed(ctx.config.seed + 1)
         self.env_steps = 0
+        self._episodes = r.eval_episodes  # per evaluation, set by `metrics`
         self.history: list[tuple[int, float, int]] = []  # (env steps, return, length)
         self.pool.reset()
 
@@ -218,12 +219,11 @@ class RLTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     def metrics(self, device: torch.device, *, detailed: bool = False) -> Any:
-        m = MeanMetrics(device, primary="return", higher_is_better=True)
-        m.episodes = self.cfg.test_episodes if detailed else self.cfg.eval_episodes  # type: ignore[attr-defined]
-        return m
+        self._episodes = self.cfg.test_episodes if detailed else self.cfg.eval_episodes
+        return MeanMetrics(device, primary="return", higher_is_better=True)
 
     def validation_step(self, batch: Any, metrics: Any) -> None:
-        returns, lengths = self.play(getattr(metrics, "episodes", self.cfg.eval_episodes))
+        returns, lengths = self.play(self._episodes)
         metrics.add("return", float(np.mean(returns)), len(returns))
         metrics.add("return_std", float(np.std(returns)), len(returns))
         metrics.add("length", float(np.mean(lengths)), len(returns))
