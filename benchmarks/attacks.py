@@ -23,7 +23,8 @@ leaves out the time other processes held the core).
 from __future__ import annotations
 
 import argparse
-import random
+import functools
+import itertools
 import statistics
 import tempfile
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks._timing import shuffled_rounds
 from trainlab.models import create_model
 from trainlab.models.fold import fold_batchnorm
 from trainlab.robust import pgd
@@ -48,17 +50,7 @@ def import_torchattacks() -> tuple[object | None, str]:
     return torchattacks, f"torchattacks {torchattacks.__version__}"
 
 
-def _timed(fn: Callable[[], object], clock: Callable[[], float], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = clock()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return clock() - t
-
-
-def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, rng) -> None:
+def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, seed: int) -> None:
     shape, batch = CASES[name]
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, in_shape=shape).to(device).eval()
@@ -77,12 +69,8 @@ def _pgd_case(name: str, ta: object | None, args, device: torch.device, clock, r
         runs["torchattacks"] = lambda: ref(x, y)
     for fn in runs.values():  # warm-up
         fn()
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(args.repeats):
-        order = list(runs)
-        rng.shuffle(order)
-        for k in order:
-            times[k].append(_timed(runs[k], clock, device))
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    times = shuffled_rounds(runs, args.repeats, seed=seed, clock=clock, sync=sync)
     rate = {k: batch / statistics.median(v) for k, v in times.items()}
     has = "torchattacks" in rate
     ref_s = f"{rate['torchattacks']:19.1f}" if has else f"{'skipped':>19}"
@@ -98,9 +86,8 @@ def bench_pgd(args: argparse.Namespace, device: torch.device, clock) -> None:
     print(
         f"{'model':10} {'batch':>5} {'trainlab img/s':>15} {'torchattacks img/s':>19} {'ratio':>6}"
     )
-    rng = random.Random(0)
-    for name in args.cases.split(","):
-        _pgd_case(name, ta, args, device, clock, rng)
+    for seed, name in enumerate(args.cases.split(",")):
+        _pgd_case(name, ta, args, device, clock, seed)
 
 
 def bench_epochs(args: argparse.Namespace, clock) -> None:
@@ -122,15 +109,11 @@ def bench_epochs(args: argparse.Namespace, clock) -> None:
     }
     for t in trainers.values():
         t.train_epoch(0)  # warm-up
-    times: dict[str, list[float]] = {k: [] for k in trainers}
-    rng = random.Random(1)
-    for r in range(args.epochs_repeats):
-        order = list(trainers)
-        rng.shuffle(order)
-        for k in order:
-            t = clock()
-            trainers[k].train_epoch(r + 1)
-            times[k].append(clock() - t)
+    runs = {
+        k: functools.partial(lambda t, epochs: t.train_epoch(next(epochs)), t, itertools.count(1))
+        for k, t in trainers.items()
+    }
+    times = shuffled_rounds(runs, args.epochs_repeats, seed=1, clock=clock)
     std = statistics.median(times["standard"])
     print(
         f"\ntraining epoch on digits (cnn, batch 64, {len(trainers['standard'].train_loader)} steps)"

@@ -25,7 +25,6 @@ Medians over the repeats, after a warm-up; the order of the cases is shuffled ev
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks._timing import shuffled_rounds
 from trainlab.explain import integrated_gradients
 from trainlab.models import create_model
 
@@ -54,15 +54,7 @@ def _median_rates(
 ) -> dict[str, float]:
     for fn in runs.values():  # warm-up
         fn()
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    rng = random.Random(seed)
-    for _ in range(repeats):
-        order = list(runs)
-        rng.shuffle(order)
-        for k in order:
-            t = clock()
-            runs[k]()
-            times[k].append(clock() - t)
+    times = shuffled_rounds(runs, repeats, seed=seed, clock=clock)
     return {k: units / statistics.median(v) for k, v in times.items()}
 
 

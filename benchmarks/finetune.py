@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from benchmarks._timing import shuffled_rounds
 from trainlab.finetune import apply_finetune, merge_lora, unload_lora
 from trainlab.models import create_model, parse_shape
 
@@ -88,15 +89,7 @@ def bench_training(name: str, shape, batch: int, repeats: int, clock, r: int) ->
 
         step()
         cases[method] = (step, opt, model, summary)
-    times: dict[str, list[float]] = {m: [] for m in cases}
-    rng = random.Random(0)
-    for _ in range(repeats):
-        order = list(cases)
-        rng.shuffle(order)
-        for m in order:
-            t0 = clock()
-            cases[m][0]()
-            times[m].append(clock() - t0)
+    times = shuffled_rounds({m: c[0] for m, c in cases.items()}, repeats, seed=0, clock=clock)
     full_mem = None
     print(f"\n{name} (batch {batch}) training step: fwd + bwd + AdamW")
     print(f"{'method':<9}{'trainable':>12}{'ms/step':>10}{'x full':>8}{'opt state MiB':>15}"
@@ -129,18 +122,11 @@ def bench_inference(name: str, shape, batch: int, repeats: int, clock, r: int) -
     peft_model, why = _peft_lora(base, r)
     if peft_model is not None:
         cases["peft lora (unmerged)"] = peft_model
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    rng = random.Random(1)
     with torch.no_grad():
         for m in cases.values():
             m(x)
-        for _ in range(repeats):
-            order = list(cases)
-            rng.shuffle(order)
-            for k in order:
-                t0 = clock()
-                cases[k](x)
-                times[k].append(clock() - t0)
+        calls = {k: functools.partial(m, x) for k, m in cases.items()}
+        times = shuffled_rounds(calls, repeats, seed=1, clock=clock)
     b = statistics.median(times["base"])
     print(f"\n{name} (batch {batch}) inference, eval + no_grad")
     print(f"{'model':<22}{'ms':>9}{'x base':>8}")

@@ -37,7 +37,6 @@ LBFGS is not included: its step is a closure-driven loop, not an elementwise upd
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from collections.abc import Callable
 import torch
 
 import trainlab.optim as tl
+from benchmarks._timing import shuffled_rounds
 from trainlab.optim import cpu_kernels
 
 N_TENSORS = 100
@@ -107,17 +107,6 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def _rounds(steps: dict[str, Callable[[], object]], repeats: int, seed: int) -> dict[str, list]:
-    """``repeats`` rounds of one call of each of ``steps``, shuffled per round."""
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    order, rng = list(steps), random.Random(seed)
-    for _ in range(repeats):
-        rng.shuffle(order)
-        for label in order:
-            times[label].append(_timed(steps[label]))
-    return times
-
-
 def bench(name: str, millions: int, repeats: int, compile_: bool) -> None:
     numel = millions * 1_000_000 // N_TENSORS
     gen = torch.Generator().manual_seed(0)
@@ -133,7 +122,7 @@ def bench(name: str, millions: int, repeats: int, compile_: bool) -> None:
                 opt.step()  # type: ignore[attr-defined]
         steps = {k: o.step for k, o in opts.items()}  # type: ignore[attr-defined]
         steps["RMW"] = lambda: a.add_(b, alpha=1e-7)
-        times = _rounds(steps, repeats, seed=millions)
+        times = shuffled_rounds(steps, repeats, seed=millions)
     rmw = times.pop("RMW")
     _, _, reads, writes, _ = ALGOS[name]
     moved = millions * 1e6 * 4 * (reads + writes)  # bytes per step
@@ -178,7 +167,7 @@ def bench_layouts(repeats: int) -> None:
             paths[f"{cls} {fmt_name}"] = opt.path(opt.param_groups[0])
     n = sum(p.numel() for p in params)
     n_cl = sum(p.dim() == 4 and not p.is_contiguous() for p in params)
-    times = _rounds(steps, repeats, seed=1)
+    times = shuffled_rounds(steps, repeats, seed=1)
     print(f"\nresnet18 (10 classes, 3x64x64): {n / 1e6:.1f}M params in {len(params)} tensors, "
           f"{n_cl} of them channels_last in the second model")  # fmt: skip
     print(f"  {'variant':<24}{'ms/step':>9}{'vs contiguous':>15}")
