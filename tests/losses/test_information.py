@@ -123,3 +123,18 @@ def test_modules_and_bad_inputs(gen):
         ValueError, match=r"^base: expected a number > 0 other than 1 \(or None: e\), got 1$"
     ):
         Entropy(base=1)
+
+
+def test_logit_entropy_equals_the_entropy_of_the_softmax_and_stays_finite() -> None:
+    from trainlab.losses import entropy, logit_entropy
+
+    z = torch.randn(6, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    want = entropy(torch.softmax(z, -1), reduction="none")
+    torch.testing.assert_close(logit_entropy(z, reduction="none"), want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(logit_entropy(z, base=2), entropy(torch.softmax(z, -1), base=2))
+    # a probability that underflows (exp(-200) = 0 in float32): the value is 0 and the
+    # gradient finite, where entropy(softmax(z)) would meet log 0
+    far = torch.tensor([[100.0, -100.0]], requires_grad=True)
+    h = logit_entropy(far)
+    h.backward()
+    assert float(h.detach()) == 0.0 and bool(torch.isfinite(far.grad).all())

@@ -31,15 +31,10 @@ from torch import Tensor, nn
 from trainlab.adapt.grl import dann_lambda, grad_reverse
 from trainlab.adapt.target import TargetDomain, target_domain
 from trainlab.errors import ConfigError
+from trainlab.losses import logit_entropy
 from trainlab.metrics import MeanMetrics
 from trainlab.train.build import build_model
 from trainlab.train.task import Task, TaskContext
-
-
-def prediction_entropy(logits: Tensor) -> Tensor:
-    """mean_i H(softmax(z_i)) = -mean_i sum_k p_ik log p_ik (Grandvalet & Bengio 2005)."""
-    logp = F.log_softmax(logits.float(), dim=1)
-    return -(logp.exp() * logp).sum(1).mean()
 
 
 class DANNTask(Task):
@@ -93,7 +88,7 @@ class DANNTask(Task):
                 dom = F.cross_entropy(dom_out, d)
                 loss = cls + self.cfg.domain_weight * dom
                 if self.cfg.entropy > 0:
-                    ent = prediction_entropy(self.modules["classifier"](f[len(xs) :]))
+                    ent = logit_entropy(self.modules["classifier"](f[len(xs) :]))  # mean_i H(p_i)
                     loss = loss + self.cfg.entropy * ent
                     step.log("target_entropy", ent)
                 step.log("domain_loss", dom)

@@ -10,7 +10,7 @@ adversarial     gan_value, discriminator_loss, generator_loss_minimax,
                 generator_loss_nonsaturating, hinge_discriminator_loss, hinge_generator_loss,
                 paired_generator_loss (GAN + lambda L1, pix2pix)
 reconstruction  masked_reconstruction_loss and its mse/l1/bce/bce_with_logits forms
-information     entropy, cross_entropy_of, kl_divergence
+information     entropy, logit_entropy, cross_entropy_of, kl_divergence
 adapters        nll_of_logits (NLL of log_softmax(logits)), one-hot BCE for classification,
                 soft margin over multi-hot targets
 sft             sft_loss: next-token cross-entropy over answer tokens only (teacher forcing)
@@ -61,6 +61,7 @@ from trainlab.losses.information import (
     cross_entropy_of,
     entropy,
     kl_divergence,
+    logit_entropy,
 )
 from trainlab.losses.margin import (
     HingeLoss,
@@ -152,6 +153,7 @@ __all__ = [
     "kl_divergence",
     "l1_loss",
     "list_losses",
+    "logit_entropy",
     "loss_from_config",
     "loss_spec",
     "masked_bce_loss",

@@ -80,6 +80,17 @@ def entropy(
     return reduce(-torch.xlogy(p, p).sum(dim) * _scale(base), reduction)
 
 
+def logit_entropy(
+    logits: Tensor, *, dim: int = -1, base: float | None = None, reduction: Reduction = "mean"
+) -> Tensor:
+    """Shannon entropy of ``softmax(logits)`` along ``dim``, from ``log_softmax``:
+    ``-sum p log p`` with ``log p`` exact and finite for any logits, so its gradient is too
+    (``entropy(softmax(z))`` meets 0 log 0 once a probability underflows)."""
+    check_reduction(reduction)
+    logp = torch.log_softmax(upcast(logits), dim)
+    return reduce(-(logp.exp() * logp).sum(dim) * _scale(base), reduction)
+
+
 def _checked_pair(
     p: Tensor, q: Tensor, *, log_q: bool, dim: int, reduction: Reduction, check: bool
 ) -> tuple[Tensor, Tensor]:

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from trainlab.losses import logit_entropy
+
 CRITERIA = ("max_softmax", "entropy")
 
 
@@ -228,11 +230,9 @@ def confidence_passes(logits: Tensor, criterion: str, threshold: float) -> Tenso
     """(B,) bool: the exit is confident enough (see the module docstring)."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
-    logp = F.log_softmax(logits.float(), dim=-1)
     if criterion == "max_softmax":
-        return logp.max(dim=-1).values.exp() >= threshold
-    entropy = -(logp.exp() * logp).sum(dim=-1)
-    return entropy <= threshold
+        return F.log_softmax(logits.float(), dim=-1).max(dim=-1).values.exp() >= threshold
+    return logit_entropy(logits, reduction="none") <= threshold
 
 
 @torch.no_grad()
