@@ -50,6 +50,13 @@ def check_int(name: str, value: Any, *, lo: int | None = None) -> int:
     return int(value)
 
 
+def check_positive_int(name: str, value: Any) -> int:
+    """`value` if it is an int (not bool) >= 1; a ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
 def check_positive(
     name: str, value: Any, *, allow_zero: bool = False, allow_inf: bool = False
 ) -> float:

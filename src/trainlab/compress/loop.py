@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab._validate import check_positive_int
 from trainlab.compress.masks import check_amount, make_permanent, prune_unstructured, sparsity
 from trainlab.compress.measure import latency_ms, model_cost
 from trainlab.compress.structured import prune_structured
@@ -37,8 +38,7 @@ from trainlab.train.trainer import Trainer
 
 def with_epochs(config: Config, epochs: int) -> Config:
     """A copy of `config` training for `epochs` (validated)."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     new = config.model_copy(deep=True)
     new.train.epochs = epochs
     return new
@@ -82,8 +82,7 @@ def schedule(amount: float, iterations: int, structured: bool) -> list[float]:
     """Per-iteration amounts: total sparsity targets (unstructured) or the fraction of the
     remaining channels removed (structured), see the module docstring."""
     amount = check_amount(amount)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    check_positive_int("iterations", iterations)
     if structured:
         return [1 - (1 - amount) ** (1 / iterations)] * iterations
     return [1 - (1 - amount) ** (i / iterations) for i in range(1, iterations + 1)]

@@ -30,11 +30,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
+from trainlab._validate import check_positive_int
 from trainlab.continual.method import (
     LossOf,
     Method,
     check_nonnegative,
-    check_positive_int,
     new_generator,
 )
 from trainlab.data import Split

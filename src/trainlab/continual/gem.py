@@ -28,11 +28,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from trainlab._validate import check_positive_int
 from trainlab.continual.method import (
     LossOf,
     Method,
     check_nonnegative,
-    check_positive_int,
     flat_grad,
     new_generator,
     set_flat_grad,

@@ -74,12 +74,6 @@ def _bytes(obj: Any) -> int:
     return 0
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} = {value!r}: expected an int >= 1")
-    return value
-
-
 def check_nonnegative(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ValueError(f"{name} = {value!r}: expected a number >= 0")

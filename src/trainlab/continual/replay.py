@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from trainlab.continual.method import Method, check_positive_int, new_generator
+from trainlab._validate import check_positive_int
+from trainlab.continual.method import Method, new_generator
 
 
 class ReservoirBuffer:

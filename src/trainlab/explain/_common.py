@@ -58,12 +58,6 @@ def input_gradient(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     return grad
 
 
-def check_positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
 def find_module(model: nn.Module, name: str) -> nn.Module:
     """The submodule at path `name` ('features.2'); an error lists the closest names."""
     modules = dict(model.named_modules())

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from trainlab._validate import check_positive_int
 from trainlab.explain._common import (
-    check_positive_int,
     evaluating,
     input_gradient,
     score,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from trainlab.explain._common import check_positive_int, evaluating, targets_of
+from trainlab._validate import check_positive_int
+from trainlab.explain._common import evaluating, targets_of
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from trainlab.explain._common import check_positive_int, evaluating, find_module
+from trainlab._validate import check_positive_int
+from trainlab.explain._common import evaluating, find_module
 
 
 @dataclass

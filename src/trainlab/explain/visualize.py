@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from trainlab.explain._common import check_positive_int, evaluating, find_module
+from trainlab._validate import check_positive_int
+from trainlab.explain._common import evaluating, find_module
 
 
 def maximize_activation(
